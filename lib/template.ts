@@ -1,0 +1,78 @@
+import type { BodyTemplate, BodyTemplateValue, CanonicalToken, TemplateSlot } from '../types/index.ts'
+
+export const CARD_TOKENS = ['card.number', 'card.expMonth', 'card.expYear', 'card.cvc', 'card.holderName'] as const
+export const BILLING_TOKENS = ['billing.line1', 'billing.line2', 'billing.city', 'billing.state', 'billing.postalCode', 'billing.country'] as const
+const KNOWN = new Set<string>([...CARD_TOKENS, ...BILLING_TOKENS])
+const TOKEN = /^\{\{\s*([A-Za-z.0-9_]+)\s*\}\}$/
+const ANY_BRACES = /\{\{|\}\}/
+
+/**
+ * The default body sent to Rokt's destination: the shape of Stripe's "your own PCI token vault"
+ * profile (card.number, exp_month 2-digit, exp_year 4-digit, name, cvc), plus the billing address.
+ */
+export const DEFAULT_TEMPLATE: BodyTemplate = {
+  card: {
+    number: '{{card.number}}',
+    exp_month: '{{card.expMonth}}',
+    exp_year: '{{card.expYear}}',
+    name: '{{card.holderName}}',
+    cvc: '{{card.cvc}}'
+  },
+  billing_address: {
+    line1: '{{billing.line1}}',
+    line2: '{{billing.line2}}',
+    city: '{{billing.city}}',
+    state: '{{billing.state}}',
+    postal_code: '{{billing.postalCode}}',
+    country: '{{billing.country}}'
+  }
+}
+
+export function isCardToken (token: CanonicalToken): boolean {
+  return token.startsWith('card.')
+}
+
+/**
+ * Finds every token in a template. A string leaf is either exactly one known token or plain text;
+ * a leaf that mixes text and braces, or names an unknown token, is refused so that a typo can never
+ * send a literal "{{card.numbr}}" (or half a PAN) anywhere.
+ */
+export function parseTemplate (template: BodyTemplate, where: string): TemplateSlot[] {
+  const slots: TemplateSlot[] = []
+  walk(template, [])
+  return slots
+
+  function walk (value: BodyTemplateValue, path: Array<string | number>): void {
+    if (typeof value === 'string') {
+      const match = TOKEN.exec(value)
+      if (match !== null) {
+        if (!KNOWN.has(match[1])) throw new Error(`${where}: unknown token "{{${match[1]}}}" at ${pointer(path)}`)
+        slots.push({ path, token: match[1] as CanonicalToken })
+      } else if (ANY_BRACES.test(value)) {
+        throw new Error(`${where}: a token must be a whole string value, at ${pointer(path)}`)
+      }
+    } else if (Array.isArray(value)) {
+      value.forEach((item, i) => walk(item, [...path, i]))
+    } else if (value !== null && typeof value === 'object') {
+      for (const key of Object.keys(value)) walk(value[key], [...path, key])
+    } else if (value !== null && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new Error(`${where}: templates hold JSON values only, at ${pointer(path)}`)
+    }
+  }
+}
+
+/** A copy of the template with each slot's value replaced by `fill(token)`. */
+export function renderTemplate (template: BodyTemplate, slots: readonly TemplateSlot[], fill: (token: CanonicalToken) => unknown): BodyTemplate {
+  const copy = structuredClone(template)
+  for (const slot of slots) {
+    let parent: any = copy
+    for (let i = 0; i < slot.path.length - 1; i++) parent = parent[slot.path[i]]
+    parent[slot.path[slot.path.length - 1]] = fill(slot.token)
+  }
+  return copy
+}
+
+/** RFC 6901 pointer, for messages and for PSPs (Braintree) that address fields by path. */
+export function pointer (path: ReadonlyArray<string | number>): string {
+  return '/' + path.map(p => String(p).replaceAll('~', '~0').replaceAll('/', '~1')).join('/')
+}
