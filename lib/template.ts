@@ -1,4 +1,4 @@
-import type { BodyTemplate, BodyTemplateValue, CanonicalToken, TemplateSlot } from '../types/index.ts'
+import type { BillingAddress, BodyTemplate, BodyTemplateValue, CanonicalToken, TemplateSlot } from '../types/index.ts'
 
 export const CARD_TOKENS = ['card.number', 'card.expMonth', 'card.expYear', 'card.cvc', 'card.holderName'] as const
 export const BILLING_TOKENS = ['billing.line1', 'billing.line2', 'billing.city', 'billing.state', 'billing.postalCode', 'billing.country'] as const
@@ -75,4 +75,18 @@ export function renderTemplate (template: BodyTemplate, slots: readonly Template
 /** RFC 6901 pointer, for messages and for PSPs (Braintree) that address fields by path. */
 export function pointer (path: ReadonlyArray<string | number>): string {
   return '/' + path.map(p => String(p).replaceAll('~', '~0').replaceAll('/', '~1')).join('/')
+}
+
+const BILLING_FIELD: Record<string, keyof BillingAddress> = {
+  'billing.line1': 'line1',
+  'billing.line2': 'line2',
+  'billing.city': 'city',
+  'billing.state': 'state',
+  'billing.postalCode': 'postalCode',
+  'billing.country': 'country'
+}
+
+/** The vault's value for a billing token; '' when the address or the field is missing. */
+export function billingValue (token: CanonicalToken, address: BillingAddress | undefined): string {
+  return address?.[BILLING_FIELD[token]] ?? ''
 }
