@@ -1,0 +1,109 @@
+import type { Dispatcher } from 'undici'
+import type { BillingAddress, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, StripeVaultRecord } from '../../types/index.ts'
+import { isLoopback } from '../auth.ts'
+import { PspError, safeCode } from '../errors.ts'
+import { createPspClient, type PspTimeouts } from '../psp-http.ts'
+import { destinationBody, headerMap } from '../relay.ts'
+import { billingValue, isCardToken, renderTemplate } from '../template.ts'
+
+export interface StripeOptions {
+  /** A secret (sk_) or restricted (rk_) key with forwarding_request_write (and payment_method read). */
+  apiKey: string
+  /** Default https://api.stripe.com; the sandbox simulator's URL in tests. */
+  baseUrl?: string
+  timeouts?: PspTimeouts
+  dispatcher?: Dispatcher
+}
+
+const KEY = /^(?:sk|rk)_(?:test|live)_[A-Za-z0-9_]{8,247}$/
+const PAYMENT_METHOD = /^pm_[A-Za-z0-9_]{1,250}$/
+const REPLACEMENT: Record<string, string> = {
+  'card.number': 'card_number',
+  'card.expMonth': 'card_expiry',
+  'card.expYear': 'card_expiry',
+  'card.cvc': 'card_cvc',
+  'card.holderName': 'cardholder_name'
+}
+
+interface StripeDestination {
+  /** Form fields that never change for this destination (url, headers, replacements). */
+  fixed: Array<[string, string]>
+  /** The body when the template needs nothing from the vault record. */
+  staticBody: string | null
+  needsBilling: boolean
+}
+
+/** Stripe Vault and Forward: POST /v1/forwarding/requests, form-encoded, card fields left empty. */
+export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
+  if (options === null || typeof options !== 'object' || typeof options.apiKey !== 'string' || !KEY.test(options.apiKey)) {
+    throw new Error('stripe: apiKey must be a Stripe secret (sk_) or restricted (rk_) key')
+  }
+  const baseUrl = options.baseUrl ?? 'https://api.stripe.com'
+  const base = new URL(baseUrl)
+  if (base.protocol !== 'https:' && !isLoopback(base)) throw new Error('stripe: baseUrl must be https')
+  const client = createPspClient({ psp: 'stripe', baseUrl, timeouts: options.timeouts, dispatcher: options.dispatcher })
+  const auth = { authorization: `Bearer ${options.apiKey}` }
+  const prepared = new Map<string, StripeDestination>()
+
+  function prepareDestination (destination: PreparedDestination): void {
+    const fixed: Array<[string, string]> = [['url', destination.url]]
+    Object.entries({ ...destination.headers }).forEach(([name, value], i) => {
+      fixed.push([`request[headers][${i}][name]`, name], [`request[headers][${i}][value]`, value])
+    })
+    const replacements = [...new Set(destination.slots.filter(s => isCardToken(s.token)).map(s => REPLACEMENT[s.token]))]
+    replacements.forEach((r, i) => fixed.push([`replacements[${i}]`, r]))
+    const needsBilling = destination.slots.some(s => !isCardToken(s.token))
+    prepared.set(destination.id, { fixed, needsBilling, staticBody: needsBilling ? null : render(destination, undefined) })
+  }
+
+  // Stripe has no card placeholders: card fields go out empty and Stripe fills them in.
+  function render (destination: PreparedDestination, address: BillingAddress | undefined): string {
+    return JSON.stringify(renderTemplate(destination.template, destination.slots, token => isCardToken(token) ? '' : billingValue(token, address)))
+  }
+
+  async function billingOf (record: StripeVaultRecord & { billingAddress?: BillingAddress }): Promise<BillingAddress | undefined> {
+    if (record.billingAddress !== undefined) return record.billingAddress
+    const res = await client.get(`/v1/payment_methods/${record.paymentMethod}`, { headers: auth })
+    if (res.statusCode !== 200) throw new PspError('stripe', safeCode((res.body as any)?.error?.code))
+    const address = (res.body as any)?.billing_details?.address ?? {}
+    const pick = (v: unknown) => typeof v === 'string' ? v : undefined
+    return {
+      line1: pick(address.line1),
+      line2: pick(address.line2),
+      city: pick(address.city),
+      state: pick(address.state),
+      postalCode: pick(address.postal_code),
+      country: pick(address.country)
+    }
+  }
+
+  async function forward ({ record, destination, idempotencyKey, signal }: ForwardInput<StripeVaultRecord>): Promise<ForwardResult> {
+    const plan = prepared.get(destination.id) as StripeDestination
+    const body = plan.staticBody ?? render(destination, await billingOf(record))
+    const form = new URLSearchParams([['payment_method', record.paymentMethod], ...plan.fixed, ['request[body]', body]])
+    const headers: Record<string, string> = { ...auth, 'content-type': 'application/x-www-form-urlencoded' }
+    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey
+    const res = await client.post('/v1/forwarding/requests', { headers, body: form.toString(), signal })
+    const envelope = res.body as any
+    if (res.statusCode !== 200) throw new PspError('stripe', safeCode(envelope?.error?.code ?? envelope?.error?.type))
+    const details = envelope?.response_details
+    if (details === null || typeof details !== 'object' || !Number.isInteger(details.status)) throw new PspError('stripe', 'invalid_response')
+    const relayed = headerMap(details.headers)
+    const duration = envelope.request_context?.destination_duration
+    return {
+      status: details.status,
+      headers: relayed,
+      body: destinationBody(details.body, relayed),
+      requestTime: typeof duration === 'number' ? duration : res.durationMs,
+      pspBody: envelope
+    }
+  }
+
+  return {
+    name: 'stripe',
+    prepareDestination,
+    isRecord: (record): record is any => typeof record.paymentMethod === 'string' && PAYMENT_METHOD.test(record.paymentMethod),
+    forward,
+    close: () => client.close()
+  }
+}

@@ -1,0 +1,23 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { CustomerIdentifiers } from '../types/index.ts'
+
+function digest (value: string): Buffer {
+  return createHash('sha256').update(value).digest()
+}
+
+function same (sent: string, known: unknown): boolean {
+  // Digests are equal-length, so the comparison time does not depend on where values differ.
+  return typeof known === 'string' && timingSafeEqual(digest(sent), digest(known))
+}
+
+/**
+ * Every identifier Rokt sent must match what the vault knows: no "email OR customerId" fallback.
+ * Email compares case-insensitively, customerId exactly.
+ */
+export function identifiersMatch (sent: CustomerIdentifiers | undefined, known: CustomerIdentifiers | undefined): boolean {
+  if (sent === undefined) return true
+  let ok = true
+  if (sent.email !== undefined) ok = same(sent.email.toLowerCase(), known?.email?.toLowerCase()) && ok
+  if (sent.customerId !== undefined) ok = same(sent.customerId, known?.customerId) && ok
+  return ok
+}

@@ -1,0 +1,127 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify'
+import type { CardForwardingOptions, PaymentSharingRequest, PspAdapter } from '../types/index.ts'
+import { createAuditor } from './audit.ts'
+import { setupAuth } from './auth.ts'
+import { IpNotAllowedError, PaymentMethodNotFoundError, PspError, UnknownDestinationError, UnsupportedMediaTypeError } from './errors.ts'
+import { identifiersMatch } from './identifiers.ts'
+import { buildAllowlist, isAllowed } from './ip-allowlist.ts'
+import { resolveOptions } from './options.ts'
+import { ErrorSchema, ForwardResponseSchema, PaymentSharingBodySchema, strictValidatorCompiler } from './schema.ts'
+
+const JSON_MEDIA_TYPE = /^application\/json(?:;[ \t]*charset=(?:utf-8|"utf-8"))?$/i
+const ACTOR = 'roktCardForwardingActor'
+/** Errors whose own message is safe and useful to send; everything else gets its status text. */
+const OWN_MESSAGES = /^(?:CARD_FORWARDING_|FST_ERR_VALIDATION$|FST_UNDER_PRESSURE$)/
+
+export async function cardForwardingPlugin (fastify: FastifyInstance, options: CardForwardingOptions<any>): Promise<void> {
+  const resolved = resolveOptions(options)
+  if (!Array.isArray(options.allowedIps) || options.allowedIps.length === 0) throw new Error('allowedIps: give at least one address or CIDR')
+  const allowlist = buildAllowlist(options.allowedIps)
+  const trustProxy = hostOption(fastify, 'trustProxy')
+  if ((trustProxy === true || typeof trustProxy === 'number') && options.allowUnsafeTrustProxy !== true) {
+    throw new Error('trustProxy: true or a hop count makes request.ip spoofable or ignored; give the proxies\' CIDRs (or set allowUnsafeTrustProxy)')
+  }
+  const { authenticate } = await setupAuth(fastify, options.auth)
+  const audit = createAuditor(options.onAudit)
+  const resolvePaymentMethod = options.resolvePaymentMethod
+  const { adapters, destinations, relay } = resolved
+
+  fastify.decorateRequest(ACTOR, null)
+  fastify.addHook('onClose', async () => {
+    await Promise.all([...new Set(adapters.values())].map(adapter => adapter.close?.()))
+  })
+
+  async function checkIp (request: FastifyRequest): Promise<void> {
+    if (!isAllowed(allowlist, request.ip)) {
+      audit(request, 'ip_denied', { statusCode: 403 })
+      throw new IpNotAllowedError()
+    }
+  }
+
+  async function checkToken (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    try {
+      const claims = await authenticate(request, reply)
+      ;(request as any)[ACTOR] = typeof claims.client_id === 'string' ? claims.client_id : claims.sub
+    } catch (err) {
+      const code = (err as FastifyError).code
+      audit(request, code === 'CARD_FORWARDING_INSUFFICIENT_SCOPE' ? 'scope_denied' : 'auth_failed', { statusCode: (err as FastifyError).statusCode as number, code })
+      throw err
+    }
+  }
+
+  async function checkMediaType (request: FastifyRequest): Promise<void> {
+    const type = request.headers['content-type']
+    if (typeof type !== 'string' || !JSON_MEDIA_TYPE.test(type)) throw new UnsupportedMediaTypeError()
+  }
+
+  async function forward (request: FastifyRequest<{ Body: PaymentSharingRequest }>) {
+    const body = request.body
+    const actor = (request as any)[ACTOR] as string | undefined
+    const facts = { actor, destination: body.destination, reference: body.partnerPaymentReference }
+    const destination = destinations.get(body.destination)
+    if (destination === undefined) {
+      audit(request, 'validation_failed', { ...facts, statusCode: 422, code: 'CARD_FORWARDING_UNKNOWN_DESTINATION' })
+      throw new UnknownDestinationError()
+    }
+    const record = await resolvePaymentMethod(body, request)
+    const adapter: PspAdapter<any> | undefined = record == null ? undefined : adapters.get(record.psp)
+    if (record != null && adapter === undefined) request.log.error('card-forwarding: the vault record names a PSP that is not registered')
+    if (adapter === undefined || !adapter.isRecord(record as any) || !identifiersMatch(body.customerIdentifiers, record?.customerIdentifiers)) {
+      audit(request, 'not_found', { ...facts, statusCode: 404 })
+      throw new PaymentMethodNotFoundError()
+    }
+    const psp = adapter.name
+    audit(request, 'accepted', { ...facts, psp, statusCode: 200 })
+    let result
+    try {
+      result = await adapter.forward({ record, destination })
+    } catch (err) {
+      const failure = isPspFailure(err) ? err : new PspError(psp, 'adapter_error', { cause: err })
+      audit(request, 'forward_failed', { ...facts, psp, statusCode: failure.statusCode as number, code: failure.code })
+      throw failure
+    }
+    audit(request, 'forward_ok', { ...facts, psp, statusCode: 200 })
+    return { status: result.status, headers: result.headers, body: relay === 'psp' ? result.pspBody : result.body, 'request-time': result.requestTime }
+  }
+
+  fastify.setErrorHandler(function (error: FastifyError, request, reply) {
+    let statusCode = error.statusCode ?? 500
+    if (statusCode < 400 || statusCode > 599) statusCode = 500
+    const code = statusCode === 500 ? 'CARD_FORWARDING_INTERNAL_ERROR' : error.code
+    if (statusCode === 500) request.log.error({ err: error }, 'card-forwarding: unexpected error')
+    if (statusCode === 400 || statusCode === 413 || statusCode === 415) {
+      audit(request, 'validation_failed', { statusCode, code, actor: (request as any)[ACTOR] ?? undefined })
+    }
+    const message = statusCode !== 500 && OWN_MESSAGES.test(code) ? error.message : STATUS_CODES[statusCode] as string
+    reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode], message })
+  })
+
+  fastify.route<{ Body: PaymentSharingRequest }>({
+    method: 'POST',
+    url: resolved.path,
+    bodyLimit: resolved.bodyLimit,
+    schema: {
+      body: PaymentSharingBodySchema,
+      response: { 200: ForwardResponseSchema, '4xx': ErrorSchema, '5xx': ErrorSchema }
+    },
+    validatorCompiler: strictValidatorCompiler as FastifySchemaCompiler<any>,
+    onRequest: [checkIp, checkToken, checkMediaType],
+    handler: forward
+  })
+}
+
+/** Fastify keeps its server options under a private symbol and initialConfig omits trustProxy. */
+function hostOption (fastify: FastifyInstance, name: string): unknown {
+  for (let o: any = fastify; o !== null; o = Object.getPrototypeOf(o)) {
+    const symbol = Object.getOwnPropertySymbols(o).find(s => s.description === 'fastify.options')
+    if (symbol !== undefined) return o[symbol][name]
+  }
+  /* c8 ignore next 2 */
+  throw new Error('cannot read the server options of this Fastify version')
+}
+
+function isPspFailure (err: unknown): err is FastifyError {
+  const code = (err as FastifyError | null)?.code
+  return code === 'CARD_FORWARDING_PSP_ERROR' || code === 'CARD_FORWARDING_PSP_TIMEOUT'
+}
