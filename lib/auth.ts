@@ -121,10 +121,11 @@ export async function setupAuth (fastify: FastifyInstance, auth: AuthOptions) {
 
   // A host that uses @fastify/jwt for its own users has `jwt` on every scope; shadow it in ours so
   // our namespace never lands on the host's object.
+  // (@fastify/jwt then skips declaring its request property, so we declare it.)
   if (fastify.hasDecorator('jwt')) {
     Object.defineProperty(fastify, 'jwt', { value: Object.create(null), writable: true, configurable: true })
+    fastify.decorateRequest(CLAIMS, null)
   }
-  fastify.decorateRequest(CLAIMS, null)
   await fastify.register(fastifyJwt, {
     secret: secret as string,
     namespace: NAMESPACE,

@@ -15,7 +15,7 @@ export interface StripeOptions {
   dispatcher?: Dispatcher
 }
 
-const KEY = /^(?:sk|rk)_(?:test|live)_[A-Za-z0-9_]{8,247}$/
+const KEY = /^(?:sk|rk)_(?:test|live)_[A-Za-z0-9_]{4,247}$/
 const PAYMENT_METHOD = /^pm_[A-Za-z0-9_]{1,250}$/
 const REPLACEMENT: Record<string, string> = {
   'card.number': 'card_number',

@@ -1,0 +1,92 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { Writable } from 'node:stream'
+import type { Test } from 'tap'
+import cardForwarding, { stripe, type AuditEvent, type CardForwardingOptions, type PspAdapter, type VaultedPaymentMethod } from '../../index.ts'
+import { startFakeDestination, type FakeDestination } from '../../lib/sandbox/destination.ts'
+import { startStripeSimulator, STRIPE_SANDBOX_API_KEY, type StripeSimulator } from '../../lib/sandbox/stripe.ts'
+import { generateTestKeys, mintToken, type MintTokenOptions, type TestKeyPair } from '../../lib/sandbox/tokens.ts'
+
+export const ISSUER = 'https://idp.rokt.example/'
+export const AUDIENCE = 'rokt-payment-sharing'
+export const ROKT_IP = '203.0.113.7'
+export const DESTINATION = 'COM.ROKT.CATALOG'
+export const EMAIL = 'Jenny.Rosen@example.com'
+export const ROKT_API_KEY = 'rokt_dest_key_0123456789'
+
+/** Every log line any harness app wrote during the whole test file (scanned for secrets by tests). */
+export const logLines: string[] = []
+export const logStream = new Writable({
+  write (chunk, _enc, done) {
+    logLines.push(chunk.toString())
+    done()
+  }
+})
+
+export const rsaKeys: TestKeyPair = generateTestKeys('RS256', 'rokt-rsa-1')
+
+export function token (overrides: Partial<MintTokenOptions> = {}): string {
+  return mintToken({ privateKey: rsaKeys.privateKey, issuer: ISSUER, audience: AUDIENCE, clientId: 'rokt', subject: 'rokt', scope: 'payment-sharing', kid: 'rokt-rsa-1', ...overrides })
+}
+
+export interface Harness {
+  app: FastifyInstance
+  simulator: StripeSimulator
+  destination: FakeDestination
+  vault: Map<string, VaultedPaymentMethod<{ stripe: PspAdapter<{ paymentMethod: string }> }>>
+  audits: AuditEvent[]
+  post: (body: unknown, opts?: { token?: string | null, ip?: string, headers?: Record<string, string>, raw?: string }) => Promise<{ statusCode: number, headers: Record<string, unknown>, json: any }>
+}
+
+export interface HarnessOptions {
+  plugin?: Partial<CardForwardingOptions<any>>
+  server?: FastifyServerOptions
+  /** Register things on the host before the plugin (a host's own @fastify/jwt, say). */
+  before?: (app: FastifyInstance) => Promise<void> | void
+}
+
+/** A host app with the plugin, the Stripe simulator and a fake Rokt destination, all on loopback. */
+export async function buildHarness (t: Test, options: HarnessOptions = {}): Promise<Harness> {
+  const destination = await startFakeDestination({ requiredHeaders: { 'x-rokt-api-key': ROKT_API_KEY } })
+  t.teardown(() => destination.close())
+  const simulator = await startStripeSimulator({ destinations: [{ url: destination.url }] })
+  t.teardown(() => simulator.close())
+  const vault = new Map<string, any>([
+    ['ORDER_67890', { psp: 'stripe', paymentMethod: 'pm_card_visa', customerIdentifiers: { email: 'jenny.rosen@example.com', customerId: 'cus_1' } }],
+    ['ORDER_BILLING', { psp: 'stripe', paymentMethod: 'pm_card_mastercard', billingAddress: { line1: '1 Vault St', city: 'Leeds', postalCode: 'LS1 1AA', country: 'GB' } }]
+  ])
+  const audits: Harness['audits'] = []
+  const app = Fastify({ logger: { level: 'info', stream: logStream }, ...options.server })
+  t.teardown(() => app.close())
+  await options.before?.(app)
+  await app.register(cardForwarding, {
+    allowedIps: ['203.0.113.0/24', '2001:db8::/32'],
+    auth: { publicKey: rsaKeys.publicKey, issuer: ISSUER, audience: AUDIENCE, requiredScope: 'payment-sharing' },
+    resolvePaymentMethod: async ({ partnerPaymentReference }) => vault.get(partnerPaymentReference) ?? null,
+    psps: { stripe: stripe({ apiKey: STRIPE_SANDBOX_API_KEY, baseUrl: simulator.url }) },
+    destinations: { [DESTINATION]: { url: destination.url, headers: { 'x-rokt-api-key': ROKT_API_KEY } } },
+    allowInsecureUrls: true,
+    onAudit: (event) => { audits.push(event) },
+    ...options.plugin
+  })
+  await app.ready()
+
+  async function post (body: unknown, opts: { token?: string | null, ip?: string, headers?: Record<string, string>, raw?: string } = {}) {
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers }
+    const bearer = opts.token === undefined ? token() : opts.token
+    if (bearer !== null) headers.authorization = `Bearer ${bearer}`
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/initiate-payment-sharing',
+      remoteAddress: opts.ip ?? ROKT_IP,
+      headers,
+      payload: opts.raw ?? JSON.stringify(body)
+    })
+    let json: any
+    try { json = res.json() } catch { json = res.body }
+    return { statusCode: res.statusCode, headers: res.headers, json }
+  }
+
+  return { app, simulator, destination, vault, audits, post }
+}
+
+export const validBody = { customerIdentifiers: { email: EMAIL }, partnerPaymentReference: 'ORDER_67890', destination: DESTINATION }
