@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { request } from 'undici'
 import {
@@ -14,7 +14,7 @@ import { TEST_CARDS } from '../lib/sandbox/test-cards.ts'
 interface Received { method: string, url: string, headers: Record<string, unknown>, body: string }
 
 /** A fake destination: records what it got; /bad answers 400, /slow waits, /text answers text. */
-async function startDestination (t: Tap.Test) {
+async function startDestination (t: Test) {
   const received: Received[] = []
   const app = Fastify({ logger: false })
   app.removeAllContentTypeParsers()
@@ -36,7 +36,7 @@ async function startDestination (t: Tap.Test) {
   return { url: server.url, received }
 }
 
-async function startSim (t: Tap.Test, options: Parameters<typeof startCheckoutComSimulator>[0] = {}) {
+async function startSim (t: Test, options: Parameters<typeof startCheckoutComSimulator>[0] = {}) {
   const sim = await startCheckoutComSimulator(options)
   t.teardown(() => sim.close())
   return sim
