@@ -145,7 +145,7 @@ t.test('a custom adapter that throws an unexpected error gives 502, never a 500 
   const h = await buildHarness(t, {
     plugin: {
       psps: {
-        stripe: { name: 'custom', isRecord: (r: any): r is any => true, forward: async () => { throw new Error('secret sk_live_xyz leaked') } }
+        stripe: { name: 'custom', isRecord: (_r: any): _r is any => true, forward: async () => { throw new Error('secret sk_live_xyz leaked') } }
       }
     }
   })
@@ -263,7 +263,7 @@ t.test('registration refuses bad options with a message naming the option', asyn
   for (const [name, patch, message, server] of cases) {
     const app = Fastify(server)
     app.register(cardForwarding, { ...base, ...patch } as any)
-    await t.rejects(app.ready(), message, name)
+    await t.rejects(async () => { await app.ready() }, message, name)
     await app.close()
   }
 })
@@ -279,7 +279,7 @@ t.test('trustProxy may be a CIDR list, or unsafe only when the partner opts out'
       destinations: { [DESTINATION]: { url: 'https://rokt.example/tokens' } },
       ...extra
     })
-    await t.resolves(app.ready())
+    await t.resolves(async () => { await app.ready() })
     await app.close()
   }
 })
