@@ -283,3 +283,16 @@ t.test('trustProxy may be a CIDR list, or unsafe only when the partner opts out'
     await app.close()
   }
 })
+
+t.test('the audit actor is client_id, else sub', async t => {
+  const h = await buildHarness(t)
+  await h.post(validBody, { token: token({ clientId: undefined, subject: 'rokt-sub' }) })
+  t.equal(h.audits[0].actor, 'rokt-sub')
+})
+
+t.test('an error carrying a non-error status is still a generic 500', async t => {
+  const h = await buildHarness(t, { plugin: { resolvePaymentMethod: async () => { throw Object.assign(new Error('redirect?'), { statusCode: 302 }) } } })
+  const res = await h.post(validBody)
+  t.equal(res.statusCode, 500)
+  t.equal(res.json.code, 'CARD_FORWARDING_INTERNAL_ERROR')
+})
