@@ -1,17 +1,42 @@
+import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { cardForwardingPlugin } from './lib/plugin.ts'
+import type { CardForwardingOptions, PspAdapter } from './types/index.ts'
 
 /** Rokt card forwarding: POST /v1/initiate-payment-sharing answered through the PSP's Forward API. */
-const cardForwarding = fp(cardForwardingPlugin, {
+const cardForwarding: FastifyPluginAsync<CardForwardingOptions<any>> = fp(cardForwardingPlugin, {
   name: 'fastify-rokt-card-forwarding',
   fastify: '5.x',
   encapsulate: true
 })
 
+/**
+ * Returns `options` unchanged; it exists for TypeScript. Fastify's `register` typings cannot infer
+ * the adapters from `psps`, so there a resolver returning a record for an unregistered PSP (or
+ * with the wrong handle) type-checks. Through this helper it is a compile error:
+ * `app.register(cardForwarding, cardForwardingOptions({ psps, resolvePaymentMethod, ... }))`.
+ */
+export function cardForwardingOptions<Psps extends Record<string, PspAdapter<any>>> (options: CardForwardingOptions<Psps>): CardForwardingOptions<any> {
+  // The return type is deliberately not generic: a generic one would let register's contextual
+  // type flow back into the inference and widen `psp: 'stripe'` to string.
+  return options
+}
+
 export default cardForwarding
 export { cardForwarding }
 export { stripe, type StripeOptions } from './lib/adapters/stripe.ts'
 export * as errors from './lib/errors.ts'
+export {
+  AuthUnavailableError,
+  InsufficientScopeError,
+  IpNotAllowedError,
+  PaymentMethodNotFoundError,
+  PspError,
+  PspTimeoutError,
+  UnauthorizedError,
+  UnknownDestinationError,
+  UnsupportedMediaTypeError
+} from './lib/errors.ts'
 export { DEFAULT_TEMPLATE } from './lib/template.ts'
 export type { PspTimeouts } from './lib/psp-http.ts'
 export type * from './types/index.ts'
