@@ -199,7 +199,7 @@ t.test('a module exporting a function: adapters built by the config, a pinned ke
     t.match(run.stdout, '✔ psps.stripe: stripe adapter built by the config')
     t.match(run.stdout, '✔ psps.spreedly: spreedly adapter built by the config')
     t.notMatch(run.stdout, 'resolvePaymentMethod: not in the config')
-    t.match(run.stdout, '! allowInsecureUrls is on: for the sandbox only, never in production')
+    t.match(run.stdout, '! allowInsecureUrls is on: plain http, for the sandbox only: never in production')
     t.match(run.stdout, '- jwks: none configured (a pinned key), nothing to fetch')
     t.match(run.stdout, 'psps.spreedly: send spreedly these destination details for approval')
     t.match(run.stdout, '    headers    none\n')

@@ -14,6 +14,10 @@ import { withSpinner, type Output } from './progress.ts'
 
 /** The adapters a config may describe as data: `{ "adapter": "stripe", "apiKey": … }`. */
 const FACTORIES: Record<string, (options: any) => PspAdapter<any>> = { stripe, adyen, braintree, checkoutCom }
+const RISKY_FLAGS = {
+  allowInsecureUrls: 'plain http, for the sandbox only: never in production',
+  allowUnsafeTrustProxy: 'request.ip, and so the IP allowlist, may be spoofed'
+}
 
 export interface DoctorIo {
   stdout: Output
@@ -53,8 +57,8 @@ export async function doctor (configFile: string, io: DoctorIo): Promise<number>
     if (unresolved) options.resolvePaymentMethod = () => null
     const resolved = await check('options', () => validate(options), r => `valid (destinations: ${r.destinations.size}, PSPs: ${r.adapters.size})`)
     if (unresolved) io.stdout.write('- resolvePaymentMethod: not in the config, not checked\n')
-    for (const flag of ['allowInsecureUrls', 'allowUnsafeTrustProxy']) {
-      if (options[flag] === true) io.stdout.write(`! ${flag} is on: for the sandbox only, never in production\n`)
+    for (const [flag, why] of Object.entries(RISKY_FLAGS)) {
+      if (options[flag] === true) io.stdout.write(`! ${flag} is on: ${why}\n`)
     }
     const jwksUrl = options.auth.jwksUrl
     if (typeof jwksUrl === 'string') {
