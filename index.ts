@@ -13,5 +13,7 @@ export { cardForwarding }
 export { stripe, type StripeOptions } from './lib/adapters/stripe.ts'
 export * as errors from './lib/errors.ts'
 export { DEFAULT_TEMPLATE } from './lib/template.ts'
+export { authPresets } from './lib/auth-presets.ts'
+export { generateClientSecret, hashClientSecret } from './lib/token-endpoint.ts'
 export type { PspTimeouts } from './lib/psp-http.ts'
 export type * from './types/index.ts'
