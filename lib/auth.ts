@@ -31,9 +31,12 @@ export interface TokenClaims {
   [claim: string]: unknown
 }
 
-/** A refusal carrying why, for the audit log only: the caller always gets the same generic body. */
-function refused (error: Error, reason: string): Error & { reason: string } {
-  return Object.assign(error, { reason })
+/**
+ * A refusal carrying why (and, once the token is verified, which client), for the audit log only:
+ * the caller always gets the same generic body.
+ */
+function refused (error: Error, reason: string, client?: string): Error & { reason: string, client?: string } {
+  return Object.assign(error, { reason, client })
 }
 
 /** The algorithms a key allows: one family, derived from the key itself (RFC 8725 §3.1). */
@@ -46,7 +49,6 @@ function algorithmsFor (auth: AuthOptions): string[] {
     const type = key.asymmetricKeyType
     const curve = key.asymmetricKeyDetails?.namedCurve
     if (type === 'rsa') family = RSA
-    else if (type === 'rsa-pss') family = ['PS256', 'PS384', 'PS512']
     else if (type === 'ec' && curve === 'prime256v1') family = ['ES256']
     else if (type === 'ec' && curve === 'secp384r1') family = ['ES384']
     else if (type === 'ec' && curve === 'secp521r1') family = ['ES512']
@@ -238,11 +240,11 @@ export async function setupAuth (fastify: FastifyInstance, auth: AuthOptions) {
     const client = stringClaim(claims, clientIdClaim) ?? stringClaim(claims, 'sub')
     if (allowedClients !== null && (client === undefined || !allowedClients.has(client))) {
       reply.header('www-authenticate', insufficient)
-      throw refused(new InsufficientScopeError(), 'client_not_allowed')
+      throw refused(new InsufficientScopeError(), 'client_not_allowed', client)
     }
     if (requiredScope !== undefined && !hasScope(claims, requiredScope, scopeClaims)) {
       reply.header('www-authenticate', insufficient)
-      throw refused(new InsufficientScopeError(), 'scope_missing')
+      throw refused(new InsufficientScopeError(), 'scope_missing', client)
     }
     reply.removeHeader('www-authenticate')
     return { claims, client }

@@ -45,8 +45,8 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
     try {
       ;(request as any)[ACTOR] = (await authenticate(request, reply)).client
     } catch (err) {
-      const { code, statusCode, reason } = err as FastifyError & { reason: string }
-      audit(request, code === 'CARD_FORWARDING_INSUFFICIENT_SCOPE' ? 'scope_denied' : 'auth_failed', { statusCode: statusCode as number, code, reason })
+      const { code, statusCode, reason, client } = err as FastifyError & { reason: string, client?: string }
+      audit(request, code === 'CARD_FORWARDING_INSUFFICIENT_SCOPE' ? 'scope_denied' : 'auth_failed', { statusCode: statusCode as number, code, reason, actor: client })
       throw err
     }
   }
