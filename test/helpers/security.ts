@@ -5,7 +5,8 @@ import type { Test } from 'tap'
 import type { Harness } from './harness.ts'
 
 /** The fixed messages of DESIGN §4's error rows: a denial never carries anything else. */
-const MESSAGES: Record<string, string> = {
+const MESSAGES: Record<string, string | RegExp> = {
+  FST_ERR_VALIDATION: /^body[\w/]* is invalid$/,
   CARD_FORWARDING_UNAUTHORIZED: 'Invalid or missing bearer token',
   CARD_FORWARDING_IP_NOT_ALLOWED: 'Client address not allowed',
   CARD_FORWARDING_INSUFFICIENT_SCOPE: 'Token lacks the required scope',
@@ -27,8 +28,11 @@ export async function expectDenied (t: Test, h: Harness, send: () => Promise<Rep
   const destination = h.destination.received.length
   const res = await send()
   t.equal(res.statusCode, statusCode, name)
-  const message = MESSAGES[code] ?? STATUS_CODES[statusCode]
-  t.same(res.json, { statusCode, code, error: STATUS_CODES[statusCode], message }, `${name}: generic body`)
+  const message = MESSAGES[code] ?? STATUS_CODES[statusCode] as string
+  t.same(Object.keys(res.json ?? {}).sort(), ['code', 'error', 'message', 'statusCode'], `${name}: DESIGN's error shape`)
+  t.match(res.json, { statusCode, code, error: STATUS_CODES[statusCode] }, `${name}: status and code`)
+  if (typeof message === 'string') t.equal(res.json?.message, message, `${name}: generic message`)
+  else t.match(res.json?.message, message, `${name}: names the path, never the value`)
   t.equal(h.simulator.requests.length, psp, `${name}: nothing reached the PSP`)
   t.equal(h.destination.received.length, destination, `${name}: nothing reached the destination`)
   return res
