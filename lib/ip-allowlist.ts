@@ -45,8 +45,8 @@ export function buildAllowlist (entries: readonly string[], option = 'allowedIps
 
 /** Deny anything that is not an IP literal (proxy-addr passes through "unknown", "1.2.3.4:5678", …). */
 export function isAllowed (list: BlockList, rawIp: string | undefined): boolean {
-  if (typeof rawIp !== 'string') return false
-  const ip = normalizeIp(rawIp)
+  // request.ip is undefined once the socket is gone: "undefined" is no IP literal either.
+  const ip = normalizeIp(String(rawIp))
   if (isIPv4(ip)) return list.check(ip, 'ipv4')
   if (isIPv6(ip)) return list.check(ip, 'ipv6')
   return false

@@ -322,6 +322,7 @@ t.test('auth options are checked at registration, naming the option', async t =>
     [{ publicKey: 42 }, /^auth.publicKey: must be a PEM string/]
   ]
   for (const [auth, message] of cases) await t.rejects(harness(t, auth), message, JSON.stringify(auth).slice(0, 60))
+  await t.rejects(buildHarness(t, { plugin: { auth: undefined } }), /^auth: required/)
 })
 
 t.test('each key type pins its own algorithms (RFC 8725 §3.1)', async t => {

@@ -156,12 +156,14 @@ t.test('C34 destination as a URL, protocol-relative, an IP literal, unknown, ano
 t.test('C35 object authorisation: every mismatch gets the same 404 body, from the same code path, nothing forwarded', async t => {
   const { h, resolver } = await counting(t)
   h.vault.set('ORDER_B', { psp: 'stripe', paymentMethod: 'pm_card_mastercard', customerIdentifiers: { email: 'b@example.com', customerId: 'cus_b' } })
+  h.vault.set('ORDER_C', { psp: 'stripe', paymentMethod: 'pm_card_mastercard', customerIdentifiers: { customerId: 'cus_c' } })
   const cases: Array<[string, unknown]> = [
     ['A\'s email with B\'s customerId', { ...validBody, customerIdentifiers: { email: EMAIL, customerId: 'cus_b' } }],
     ['a reference owned by another customer', { ...validBody, partnerPaymentReference: 'ORDER_B' }],
     ['a reference already shared or expired (the resolver says null)', { ...validBody, partnerPaymentReference: 'ORDER_SHARED' }],
     ['an unknown email', { ...validBody, customerIdentifiers: { email: 'nobody@example.com' } }],
     ['a known reference with no identifiers at all', { partnerPaymentReference: 'ORDER_67890', destination: DESTINATION }],
+    ['no identifiers for a customer the vault knows by id only', { partnerPaymentReference: 'ORDER_C', destination: DESTINATION }],
     ['a known customerId with another email', { ...validBody, customerIdentifiers: { email: 'b@example.com', customerId: 'cus_1' } }]
   ]
   const bodies = new Set<string>()

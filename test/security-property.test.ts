@@ -33,16 +33,18 @@ const signedTokens: fc.Arbitrary<Part<string | null>> = fc.record({
   ok: c.iss === ISSUER && c.aud === AUDIENCE && c.scope?.split(' ').includes('payment-sharing') === true && !c.expired && c.typ === 'at+jwt' && c.jti
 }))
 
+/** One character of a valid token's payload changed (never its last, partly unused, one): the signature no longer matches. */
+const tamperedTokens: fc.Arbitrary<Part<string | null>> = fc.tuple(fc.nat(), fc.constantFrom(...'ABCxyz019-_')).map(([at, char]) => {
+  const [header, payload, signature] = token().split('.')
+  const i = at % (payload.length - 1)
+  const changed = payload[i] === char ? (char === 'A' ? 'B' : 'A') : char
+  return { value: `${header}.${payload.slice(0, i)}${changed}${payload.slice(i + 1)}.${signature}`, ok: false }
+})
+
 const tokens: fc.Arbitrary<Part<string | null>> = fc.oneof(
   { weight: 6, arbitrary: fc.constant(null).map(() => ({ value: token(), ok: true })) },
   { weight: 2, arbitrary: signedTokens },
-  // One character of a valid token's payload changed: the signature no longer matches.
-  { weight: 1, arbitrary: fc.tuple(fc.nat(), fc.constantFrom(...'ABCxyz019-_')).map(([at, char]) => {
-    const [header, payload, signature] = token().split('.')
-    const i = at % (payload.length - 1)
-    const changed = payload[i] === char ? (char === 'A' ? 'B' : 'A') : char
-    return { value: `${header}.${payload.slice(0, i)}${changed}${payload.slice(i + 1)}.${signature}`, ok: false }
-  }) },
+  { weight: 1, arbitrary: tamperedTokens },
   { weight: 1, arbitrary: fc.string().map(value => ({ value, ok: false })) },
   { weight: 1, arbitrary: fc.constant({ value: null, ok: false }) }
 )

@@ -75,7 +75,7 @@ export function listenHttp (server: http.Server): Promise<Loopback> {
   return new Promise(resolve => {
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as { port: number }
-      resolve({ url: `http://127.0.0.1:${port}`, close: () => new Promise(done => server.close(() => done())) })
+      resolve({ url: `http://127.0.0.1:${port}`, close: () => new Promise(resolve => server.close(() => resolve())) })
     })
   })
 }
