@@ -28,7 +28,7 @@ export interface AuditDetails {
   statusCode: number
   code?: string
   reason?: string
-  actor?: string
+  actor?: string | null
   destination?: string
   reference?: string
   psp?: string
@@ -49,7 +49,7 @@ export function createAuditor (onAudit: ((event: AuditEvent) => void) | undefine
     }
     if (details.code !== undefined) record.code = details.code
     if (details.reason !== undefined) record.reason = details.reason
-    if (details.actor !== undefined) record.actor = auditText(details.actor, 128)
+    if (typeof details.actor === 'string') record.actor = auditText(details.actor, 128)
     if (details.destination !== undefined) record.destination = details.destination
     if (details.reference !== undefined) record.referenceHash = hashReference(details.reference)
     if (details.psp !== undefined) record.psp = details.psp

@@ -101,7 +101,7 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
     let statusCode = error.statusCode ?? 500
     if (statusCode < 400 || statusCode > 599) statusCode = 500
     const code = statusCode === 500 ? 'CARD_FORWARDING_INTERNAL_ERROR' : error.code
-    const actor = (request as any)[ACTOR] ?? undefined
+    const actor = (request as any)[ACTOR]
     if (statusCode === 500) {
       request.log.error({ err: error }, 'card-forwarding: unexpected error')
       audit(request, 'internal_error', { statusCode, code, actor })
