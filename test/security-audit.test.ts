@@ -34,7 +34,7 @@ t.test('D37 no PAN, CVC, bearer token, API key or email in any log line of this 
   await h.post(validBody, { ip: '198.51.100.9', token: issued })
   await h.app.inject({ method: 'POST', url: `/v1/initiate-payment-sharing?access_token=${issued}&email=${EMAIL}`, remoteAddress: '203.0.113.7', headers: { authorization: `Bearer ${issued}`, 'content-type': 'application/json' }, payload: validBody })
   await h.app.inject({ method: 'POST', url: `/oauth/token?client_secret=${secret}`, remoteAddress: '127.0.0.1', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `grant_type=client_credentials&client_id=rokt&client_secret=${secret}x` })
-  h.vault.set('ORDER_GONE', { psp: 'stripe', paymentMethod: 'pm_does_not_exist', billingAddress: {} })
+  h.vault.set('ORDER_GONE', { psp: 'psp', paymentMethod: 'pm_does_not_exist', billingAddress: {} })
   await h.post({ partnerPaymentReference: 'ORDER_GONE', destination: DESTINATION }, { token: issued })
 
   t.ok(logLines.length > 20, `${logLines.length} lines captured at trace level`)
@@ -62,7 +62,7 @@ t.test('D37 the scanner itself finds what it must', async t => {
 
 t.test('D38 one structured audit event per outcome, to onAudit and to the log, with PCI DSS 10.2.2 fields', async t => {
   const h = await buildHarness(t)
-  h.vault.set('ORDER_GONE', { psp: 'stripe', paymentMethod: 'pm_does_not_exist', billingAddress: {} })
+  h.vault.set('ORDER_GONE', { psp: 'psp', paymentMethod: 'pm_does_not_exist', billingAddress: {} })
   const outcomes: Array<[string, () => Promise<unknown>, string[], number]> = [
     ['forwarded', () => h.post(validBody), ['accepted', 'forward_ok'], 200],
     ['IP denied', () => h.post(validBody, { ip: '198.51.100.9' }), ['ip_denied'], 403],

@@ -155,8 +155,8 @@ t.test('C34 destination as a URL, protocol-relative, an IP literal, unknown, ano
 
 t.test('C35 object authorisation: every mismatch gets the same 404 body, from the same code path, nothing forwarded', async t => {
   const { h, resolver } = await counting(t)
-  h.vault.set('ORDER_B', { psp: 'stripe', paymentMethod: 'pm_card_mastercard', customerIdentifiers: { email: 'b@example.com', customerId: 'cus_b' } })
-  h.vault.set('ORDER_C', { psp: 'stripe', paymentMethod: 'pm_card_mastercard', customerIdentifiers: { customerId: 'cus_c' } })
+  h.vault.set('ORDER_B', { psp: 'psp', ...h.kit.record, customerIdentifiers: { email: 'b@example.com', customerId: 'cus_b' } })
+  h.vault.set('ORDER_C', { psp: 'psp', ...h.kit.record, customerIdentifiers: { customerId: 'cus_c' } })
   const cases: Array<[string, unknown]> = [
     ['A\'s email with B\'s customerId', { ...validBody, customerIdentifiers: { email: EMAIL, customerId: 'cus_b' } }],
     ['a reference owned by another customer', { ...validBody, partnerPaymentReference: 'ORDER_B' }],
@@ -178,6 +178,8 @@ t.test('C35 object authorisation: every mismatch gets the same 404 body, from th
   t.equal(resolver.calls, cases.length, 'every case went through the resolver and the identifier check')
   t.ok(Math.max(...timings) - Math.min(...timings) < 50, `similar latency (${timings.map(n => n.toFixed(1)).join(', ')} ms)`)
   t.ok(h.audits.every(a => a.event === 'not_found' && /^[0-9a-f]{16}$/.test(a.referenceHash as string)))
+  const own = await h.post({ ...validBody, partnerPaymentReference: 'ORDER_B', customerIdentifiers: { email: 'B@Example.com', customerId: 'cus_b' } })
+  t.equal(own.statusCode, 200, 'the control: B\'s own identifiers open B\'s reference')
 })
 
 t.test('C36 other methods on the path -> 404; X-HTTP-Method-Override is ignored; OPTIONS exposes nothing', async t => {
