@@ -55,9 +55,10 @@ t.test('D37 the scanner itself finds what it must', async t => {
   t.same(rules('{"card":{"cvc":"123"}}'), ['CVC key'])
   t.same(rules('authorization: Bearer abc'), ['bearer credential'])
   t.same(rules('eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyb2t0In0.sig'), ['JWT'])
-  t.same(rules('key sk_test_sandbox'), ['API key'])
+  t.same(rules('key sk_live_abc123'), ['API key'])
   t.same(rules('to jenny@example.com'), ['email address'])
   t.same(findSecrets(['a s3cret b'], ['s3cret']).map(f => f.rule), ['known secret'])
+  t.same(rules('adyen key sandbox_adyen_api_key'), ['known secret'], 'the sandbox PSP credentials are always looked for')
 })
 
 t.test('D38 one structured audit event per outcome, to onAudit and to the log, with PCI DSS 10.2.2 fields', async t => {

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url'
+import { ADYEN_SANDBOX, BRAINTREE_SANDBOX_CREDENTIALS, CHECKOUT_COM_SANDBOX_SECRET_KEY, STRIPE_SANDBOX_API_KEY } from '../../lib/sandbox/index.ts'
 
 /**
  * What must never appear in a log line (DESIGN §7, catalogue D37): a PAN, a CVC, a bearer token,
@@ -8,6 +9,9 @@ export interface Finding { rule: string, line: string }
 
 /** Where every harness app of every test process appends its log lines (emptied before each run). */
 export const LOG_CAPTURE_DIR = fileURLToPath(new URL('../../.tap/log-capture/', import.meta.url))
+
+/** The sandbox PSPs' credentials: looked for in every line, whatever other literals a test adds. */
+const SANDBOX_SECRETS = [STRIPE_SANDBOX_API_KEY, ADYEN_SANDBOX.apiKey, BRAINTREE_SANDBOX_CREDENTIALS.privateKey, CHECKOUT_COM_SANDBOX_SECRET_KEY]
 
 // A digit run of 13-19 (spaces or dashes allowed between digits) that is not part of a word or a decimal.
 const DIGIT_RUN = /(?<![\w.])\d(?:[ -]?\d){12,18}(?![\w.])/g
@@ -38,7 +42,7 @@ export function findSecrets (lines: readonly string[], literals: readonly string
       if (digits.length >= 13 && luhn(digits)) findings.push({ rule: 'PAN', line })
     }
     for (const [rule, pattern] of RULES) if (pattern.test(line)) findings.push({ rule, line })
-    for (const literal of literals) if (line.includes(literal)) findings.push({ rule: 'known secret', line })
+    for (const literal of [...SANDBOX_SECRETS, ...literals]) if (line.includes(literal)) findings.push({ rule: 'known secret', line })
   }
   return findings
 }
