@@ -22,7 +22,7 @@ const BEARER_SCHEME = /^Bearer(?:\s|$)/i
 const BEARER = /^Bearer ([\w~+/.-]+=*)$/i
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/
 
-export interface TokenClaims {
+interface TokenClaims {
   iss: string
   aud?: string | string[]
   exp: number
@@ -272,7 +272,7 @@ function stringClaim (claims: TokenClaims, name: string): string | undefined {
  * RFC 9068 §2.2.3 `scope` is one space-delimited string; other scope claims (Okta `scp`, Entra
  * `roles`) may be an array of strings or such a string.
  */
-export function hasScope (claims: TokenClaims, scope: string, scopeClaims: readonly string[]): boolean {
+function hasScope (claims: TokenClaims, scope: string, scopeClaims: readonly string[]): boolean {
   return scopeClaims.some(name => {
     const value = claims[name]
     if (typeof value === 'string') return value.split(' ').includes(scope)

@@ -123,5 +123,3 @@ export function createJwksKeySource (options: JwksOptions) {
     close: () => dispatcher.close()
   }
 }
-
-export type JwksKeySource = ReturnType<typeof createJwksKeySource>
