@@ -43,6 +43,7 @@ export function createJwksKeySource (options: JwksOptions) {
   let fetchedAt = -Infinity
   let lastAttempt = -Infinity
   let lastFailure = -Infinity
+  let lastError: unknown = null
   let inflight: Promise<void> | null = null
   let fetches = 0
 
@@ -106,9 +107,12 @@ export function createJwksKeySource (options: JwksOptions) {
     if ((stale || unknown) && now - lastFailure >= cooldownMs) {
       try {
         await refresh()
-      } catch {}
+      } catch (err) {
+        lastError = err
+      }
     }
-    if (Date.now() - fetchedAt > maxStaleMs) throw new AuthUnavailableError()
+    // The cause is for operators (the doctor prints it); the route answers a fixed 503.
+    if (Date.now() - fetchedAt > maxStaleMs) throw new AuthUnavailableError({ cause: lastError })
     const key = keys.get(kid)
     if (key === undefined || !key.algorithms.includes(alg as string)) throw new UnknownKeyError('unknown kid')
     return key.pem
