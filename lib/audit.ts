@@ -14,6 +14,7 @@ export interface AuditDetails {
   destination?: string
   reference?: string
   psp?: string
+  reason?: string
 }
 
 /** One structured event per outcome, to the partner's callback and to the log (PCI DSS 10.2). */
@@ -31,6 +32,7 @@ export function createAuditor (onAudit: ((event: AuditEvent) => void) | undefine
     if (details.destination !== undefined) record.destination = details.destination
     if (details.reference !== undefined) record.referenceHash = hashReference(details.reference)
     if (details.psp !== undefined) record.psp = details.psp
+    if (details.reason !== undefined) record.reason = details.reason
     request.log.info({ audit: record }, 'card-forwarding audit')
     if (onAudit !== undefined) {
       try {

@@ -1,18 +1,24 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify'
-import type { CardForwardingOptions, PaymentSharingRequest, PspAdapter } from '../types/index.ts'
+import type { CardForwardingOptions, ForwardResult, PaymentSharingRequest, PspAdapter } from '../types/index.ts'
 import { createAuditor } from './audit.ts'
 import { setupAuth } from './auth.ts'
 import { IpNotAllowedError, PaymentMethodNotFoundError, PspError, UnknownDestinationError, UnsupportedMediaTypeError } from './errors.ts'
+import { createIdempotency, readIdempotencyKey } from './idempotency.ts'
 import { identifiersMatch } from './identifiers.ts'
 import { buildAllowlist, isAllowed } from './ip-allowlist.ts'
+import { registerLoadShedding } from './load-shedding.ts'
 import { resolveOptions } from './options.ts'
+import type { PspFailure } from './psp-http.ts'
+import { retryBeforeSend, retryOptions } from './retry.ts'
 import { ErrorSchema, ForwardResponseSchema, PaymentSharingBodySchema, strictValidatorCompiler } from './schema.ts'
+import { createShutdown } from './shutdown.ts'
 
 const JSON_MEDIA_TYPE = /^application\/json(?:;[ \t]*charset=(?:utf-8|"utf-8"))?$/i
 const ACTOR = 'roktCardForwardingActor'
 /** Errors whose own message is safe and useful to send; everything else gets its status text. */
 const OWN_MESSAGES = /^(?:CARD_FORWARDING_|FST_ERR_VALIDATION$|FST_UNDER_PRESSURE$)/
+const PSP_FAILURES = new Set(['CARD_FORWARDING_PSP_ERROR', 'CARD_FORWARDING_PSP_TIMEOUT', 'CARD_FORWARDING_PSP_UNAVAILABLE', 'CARD_FORWARDING_SHUTTING_DOWN'])
 
 export async function cardForwardingPlugin (fastify: FastifyInstance, options: CardForwardingOptions<any>): Promise<void> {
   const resolved = resolveOptions(options)
@@ -26,6 +32,11 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
   const audit = createAuditor(options.onAudit)
   const resolvePaymentMethod = options.resolvePaymentMethod
   const { adapters, destinations, relay } = resolved
+  const idempotency = createIdempotency({ store: options.idempotencyStore, ttlMs: options.idempotencyTtlMs })
+  const retry = retryOptions(options.connectRetries, options.connectRetryDelayMs)
+  const shutdown = createShutdown(fastify, options.shutdownGraceMs)
+  // First: its onRequest hook runs before every other hook of this scope (no crypto, no PSP work when shedding).
+  await registerLoadShedding(fastify, options.loadShedding)
 
   fastify.decorateRequest(ACTOR, null)
   fastify.addHook('onClose', async () => {
@@ -55,7 +66,7 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
     if (typeof type !== 'string' || !JSON_MEDIA_TYPE.test(type)) throw new UnsupportedMediaTypeError()
   }
 
-  async function forward (request: FastifyRequest<{ Body: PaymentSharingRequest }>) {
+  async function forward (request: FastifyRequest<{ Body: PaymentSharingRequest }>, reply: FastifyReply) {
     const body = request.body
     const actor = (request as any)[ACTOR] as string | undefined
     const facts = { actor, destination: body.destination, reference: body.partnerPaymentReference }
@@ -64,25 +75,49 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
       audit(request, 'validation_failed', { ...facts, statusCode: 422, code: 'CARD_FORWARDING_UNKNOWN_DESTINATION' })
       throw new UnknownDestinationError()
     }
-    const record = await resolvePaymentMethod(body, request)
-    const adapter: PspAdapter<any> | undefined = record == null ? undefined : adapters.get(record.psp)
-    if (record != null && adapter === undefined) request.log.error('card-forwarding: the vault record names a PSP that is not registered')
-    if (adapter === undefined || !adapter.isRecord(record as any) || !identifiersMatch(body.customerIdentifiers, record?.customerIdentifiers)) {
-      audit(request, 'not_found', { ...facts, statusCode: 404 })
-      throw new PaymentMethodNotFoundError()
-    }
-    const psp = adapter.name
-    audit(request, 'accepted', { ...facts, psp, statusCode: 200 })
-    let result
+    let entry
     try {
-      result = await adapter.forward({ record, destination })
+      entry = await idempotency.enter(actor ?? '', readIdempotencyKey(request.headers['idempotency-key']), body)
     } catch (err) {
-      const failure = isPspFailure(err) ? err : new PspError(psp, 'adapter_error', { cause: err })
-      audit(request, 'forward_failed', { ...facts, psp, statusCode: failure.statusCode as number, code: failure.code })
-      throw failure
+      const { statusCode, code } = err as FastifyError
+      if (statusCode === 409 || statusCode === 422) audit(request, 'validation_failed', { ...facts, statusCode, code })
+      throw err
     }
-    audit(request, 'forward_ok', { ...facts, psp, statusCode: 200 })
-    return { status: result.status, headers: result.headers, body: relay === 'psp' ? result.pspBody : result.body, 'request-time': result.requestTime }
+    if (entry.replay !== undefined) {
+      audit(request, 'duplicate_replayed', { ...facts, statusCode: entry.replay.statusCode })
+      reply.header('idempotent-replayed', 'true')
+      return reply.code(entry.replay.statusCode).send(entry.replay.body)
+    }
+    try {
+      const record = await resolvePaymentMethod(body, request)
+      const adapter: PspAdapter<any> | undefined = record == null ? undefined : adapters.get(record.psp)
+      if (record != null && adapter === undefined) request.log.error('card-forwarding: the vault record names a PSP that is not registered')
+      if (adapter === undefined || !adapter.isRecord(record as any) || !identifiersMatch(body.customerIdentifiers, record?.customerIdentifiers)) {
+        audit(request, 'not_found', { ...facts, statusCode: 404 })
+        throw new PaymentMethodNotFoundError()
+      }
+      const psp = adapter.name
+      audit(request, 'accepted', { ...facts, psp, statusCode: 200 })
+      let result: ForwardResult
+      try {
+        // Without an Idempotency-Key a forward is never retried.
+        const retries = entry.pspKey === undefined ? 0 : retry.retries
+        result = await shutdown.track(signal => retryBeforeSend(
+          () => adapter.forward({ record, destination, idempotencyKey: entry.pspKey, signal }),
+          { retries, baseDelayMs: retry.baseDelayMs, signal }))
+      } catch (err) {
+        const failure: PspFailure & FastifyError = PSP_FAILURES.has((err as FastifyError).code) ? err as any : new PspError(psp, 'adapter_error', { cause: err })
+        // Outcome unknown: the PSP may have forwarded the card. Reconcile; a retry with the same key is safe.
+        audit(request, failure.outcome === 'unknown' ? 'forward_unknown' : 'forward_failed', { ...facts, psp, statusCode: failure.statusCode as number, code: failure.code, reason: failure.reason })
+        throw failure
+      }
+      audit(request, 'forward_ok', { ...facts, psp, statusCode: 200 })
+      const response = { status: result.status, headers: result.headers, body: relay === 'psp' ? result.pspBody : result.body, 'request-time': result.requestTime }
+      await entry.succeed({ statusCode: 200, body: response }).catch(err => request.log.error({ err }, 'card-forwarding: could not store the idempotent response'))
+      return response
+    } finally {
+      await entry.leave().catch(err => request.log.error({ err }, 'card-forwarding: could not release the idempotency lock'))
+    }
   }
 
   fastify.setErrorHandler(function (error: FastifyError, request, reply) {
@@ -94,6 +129,8 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
       audit(request, 'validation_failed', { statusCode, code, actor: (request as any)[ACTOR] ?? undefined })
     }
     const message = statusCode !== 500 && OWN_MESSAGES.test(code) ? error.message : STATUS_CODES[statusCode] as string
+    const retryAfter = (error as PspFailure).retryAfter
+    if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter))
     reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode], message })
   })
 
@@ -106,7 +143,7 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
       response: { 200: ForwardResponseSchema, '4xx': ErrorSchema, '5xx': ErrorSchema }
     },
     validatorCompiler: strictValidatorCompiler as FastifySchemaCompiler<any>,
-    onRequest: [checkIp, checkToken, checkMediaType],
+    onRequest: [shutdown.refuseWhenClosing, checkIp, checkToken, checkMediaType],
     handler: forward
   })
 }
@@ -119,9 +156,4 @@ function hostOption (fastify: FastifyInstance, name: string): unknown {
   }
   /* c8 ignore next 2 */
   throw new Error('cannot read the server options of this Fastify version')
-}
-
-function isPspFailure (err: unknown): err is FastifyError {
-  const code = (err as FastifyError | null)?.code
-  return code === 'CARD_FORWARDING_PSP_ERROR' || code === 'CARD_FORWARDING_PSP_TIMEOUT'
 }
