@@ -24,7 +24,7 @@ export const CHECKOUT_COM_TEST_SOURCES = {
   visaWithCvc: 'src_vc2nw6jk3pqz7xbt4mrh5ylfda'
 } as const
 
-/** A card token (`tok_`, type "token" source), holding the Visa test card with its CVC. */
+/** A card token (`tok_`, type "token" source) holding TEST_CARDS.visaWithCvc, CVC included. */
 export const CHECKOUT_COM_TEST_TOKEN = 'tok_ubfj2q76miwundwlk72vxt23zm'
 
 /** A CVV token (Frames tokenises the CVV alone) for `source.cvv_token`. */
