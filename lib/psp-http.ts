@@ -1,5 +1,5 @@
 import { Agent, request, type Dispatcher } from 'undici'
-import { createCircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.ts'
+import { createCircuitBreaker, NO_CIRCUIT_BREAKER, type CircuitBreakerOptions } from './circuit-breaker.ts'
 import { PspError, PspTimeoutError, PspUnavailableError } from './errors.ts'
 
 export interface PspTimeouts {
@@ -91,7 +91,7 @@ export function createPspClient (options: PspClientOptions) {
   const basePath = base.pathname.replace(/\/$/, '')
   const maxBytes = options.maxResponseBytes ?? 1024 * 1024
   const { connectMs = 3000, headersMs = 20_000, bodyMs = 10_000 } = options.timeouts ?? {}
-  const breaker = options.circuitBreaker === false ? null : createCircuitBreaker(options.circuitBreaker)
+  const breaker = options.circuitBreaker === false ? NO_CIRCUIT_BREAKER : createCircuitBreaker(options.circuitBreaker)
   const owned = options.dispatcher === undefined
   const dispatcher = options.dispatcher ?? new Agent({
     connectTimeout: connectMs,
@@ -102,25 +102,25 @@ export function createPspClient (options: PspClientOptions) {
   })
 
   async function send (method: 'GET' | 'POST', path: string, req: PspRequest): Promise<PspResponse> {
-    const wait = breaker?.admit() ?? null
+    const wait = breaker.admit()
     if (wait !== null) {
       const retryAfter = Math.ceil(wait / 1000)
       throw Object.assign(tag(new PspUnavailableError(options.psp), 'circuit_open', 'not_sent'), { retryAfter })
     }
-    let verdict: 'success' | 'failure' | 'neutral' = 'failure'
     const seen = { status: 0 }
+    let response: PspResponse
     try {
-      const response = await exchange(method, path, req, seen)
-      if (response.statusCode < 500) verdict = 'success'
-      return response
+      response = await exchange(method, path, req, seen)
     } catch (err) {
       // Our own abort says nothing about the PSP; a 4xx we could not parse is still the PSP answering.
-      if ((err as PspFailure).reason === 'aborted') verdict = 'neutral'
-      else if (seen.status >= 400 && seen.status < 500) verdict = 'success'
+      if ((err as PspFailure).reason === 'aborted') breaker.neutral()
+      else if (seen.status >= 400 && seen.status < 500) breaker.success()
+      else breaker.failure()
       throw err
-    } finally {
-      breaker?.[verdict]()
     }
+    if (response.statusCode < 500) breaker.success()
+    else breaker.failure()
+    return response
   }
 
   async function exchange (method: 'GET' | 'POST', path: string, req: PspRequest, seen: { status: number }): Promise<PspResponse> {
@@ -137,12 +137,12 @@ export function createPspClient (options: PspClientOptions) {
         bodyTimeout: bodyMs
       })
     } catch (err) {
-      throw transportError(err)
+      throw transportError(err, req.signal)
     }
     seen.status = res.statusCode
     // A 2xx we cannot read may still mean the PSP forwarded the card; an error status says it did not.
     const unreadable = res.statusCode < 400 ? 'unknown' : undefined
-    const text = await readCapped(res, unreadable)
+    const text = await readCapped(res, unreadable, req.signal)
     let body: unknown
     try {
       body = JSON.parse(text)
@@ -154,7 +154,7 @@ export function createPspClient (options: PspClientOptions) {
     return { statusCode: res.statusCode, headers: res.headers, body, durationMs: Math.round(performance.now() - started) }
   }
 
-  async function readCapped (res: Dispatcher.ResponseData<unknown>, unreadable: PspOutcome | undefined): Promise<string> {
+  async function readCapped (res: Dispatcher.ResponseData<unknown>, unreadable: PspOutcome | undefined, signal: AbortSignal | undefined): Promise<string> {
     const tooLarge = () => {
       res.body.destroy()
       return tag(new PspError(options.psp, 'response_too_large'), 'response_too_large', unreadable)
@@ -170,13 +170,14 @@ export function createPspClient (options: PspClientOptions) {
       }
     } catch (err) {
       if (err instanceof PspError) throw err
-      throw transportError(err)
+      throw transportError(err, signal)
     }
     return Buffer.concat(chunks).toString('utf8')
   }
 
-  function transportError (err: unknown): PspFailure {
-    const code = String((err as { code?: unknown }).code)
+  function transportError (err: unknown, signal: AbortSignal | undefined): PspFailure {
+    // An abort surfaces as the signal's reason, whatever it is.
+    const code = signal?.aborted === true ? 'UND_ERR_ABORTED' : String((err as { code?: unknown }).code)
     const [reason, outcome] = TRANSPORT[code] ?? (CERTIFICATE.test(code) ? ['tls_failed', 'not_sent'] : ['connection_failed', 'unknown'])
     if (TIMEOUTS.has(reason)) return tag(new PspTimeoutError(options.psp, { cause: err }), reason, outcome)
     return tag(new PspError(options.psp, reason, { cause: err }), reason, outcome)

@@ -46,12 +46,10 @@ export function createShutdown (fastify: FastifyInstance, graceMs = 8000) {
     const done = work(controller.signal)
     inFlight.set(controller, done)
     try {
-      return await done
+      return await done.finally(() => inFlight.delete(controller))
     } catch (err) {
       if (!controller.signal.aborted) throw err
       throw shuttingDown((err as PspFailure).outcome === 'not_sent' ? 'not_sent' : 'unknown', err)
-    } finally {
-      inFlight.delete(controller)
     }
   }
 
