@@ -186,7 +186,7 @@ async function main (): Promise<void> {
     let sequence = 0
     let responses = 0
     const samples: Array<{ at: number, rss: number, heapUsed: number }> = []
-    const checkpoints = [0.25, 0.5, 0.75].map(f => Math.floor(amount * f))
+    const checkpoints = [0.1, 0.25, 0.5, 0.75].map(f => Math.floor(amount * f))
 
     const started = performance.now()
     const result = await autocannon({
@@ -210,7 +210,7 @@ async function main (): Promise<void> {
           statuses[status] = (statuses[status] ?? 0) + 1
           if (status === 200) completed.add(context.job.reference)
           else retries.push(context.job)
-          if (checkpoints.includes(++responses)) memory().then(m => { samples.push({ at: responses, ...m }) }, () => {})
+          if (checkpoints.includes(++responses)) memory(true).then(m => { samples.push({ at: responses, ...m }) }, () => {})
         }
       }]
     })
@@ -254,7 +254,8 @@ async function main (): Promise<void> {
       `References: ${jobs.size} issued, ${completed.size} answered 200 (${settled} of them in the settling pass, faults off), ${unanswered} never answered`,
       `Destination: ${forwarded} forwards (successful responses: ${ok200 + settled}) for ${Object.keys(report.forwards).length} references; duplicated: ${duplicated}; lost (200 without a forward): ${lost}`,
       `Server RSS: start ${mb(startMemory.rss)}, ${samples.sort((a, b) => a.at - b.at).map(s => `after ${s.at} responses ${mb(s.rss)}`).join(', ')}, end ${mb(endMemory.rss)}`,
-      `Server heap used after GC: start ${mb(startMemory.heapUsed)}, end ${mb(endMemory.heapUsed)}`
+      `Server heap used after GC: start ${mb(startMemory.heapUsed)}, ${samples.map(s => `after ${s.at} ${mb(s.heapUsed)}`).join(', ')}, end ${mb(endMemory.heapUsed)}`,
+      'The idempotency store keeps at most 10 000 completed responses (the default): the heap grows until it is full, then stays flat.'
     ]
     console.log(lines.join('\n'))
     const ok = duplicated === 0 && lost === 0 && unanswered === 0 && forwarded === completed.size && ok200 + settled === completed.size
