@@ -46,7 +46,7 @@ async function switchablePsp (t: Test) {
 }
 
 async function harness (t: Test, url: string, circuitBreaker: CircuitBreakerOptions | false, timeouts = {}) {
-  const h = await buildHarness(t, { plugin: { psps: { stripe: stripe({ apiKey: STRIPE_SANDBOX_API_KEY, baseUrl: url, circuitBreaker, timeouts }) } } })
+  const h = await buildHarness(t, { plugin: { psps: { psp: stripe({ apiKey: STRIPE_SANDBOX_API_KEY, baseUrl: url, circuitBreaker, timeouts }) } } })
   h.vault.set('ORDER_67890', VAULTED_WITH_BILLING)
   return h
 }

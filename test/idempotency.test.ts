@@ -4,14 +4,14 @@ import { Agent, type Dispatcher } from 'undici'
 import { memoryIdempotencyStore, stripe, type IdempotencyStore, type StripeOptions } from '../index.ts'
 import { createIdempotency, pspIdempotencyKey, readIdempotencyKey } from '../lib/idempotency.ts'
 import { startFakeDestination } from '../lib/sandbox/destination.ts'
-import { startStripeSimulator, STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
-import { buildHarness, DESTINATION, ROKT_API_KEY, token, validBody, type HarnessOptions } from './helpers/harness.ts'
+import { startStripeSimulator, STRIPE_SANDBOX_API_KEY, type StripeRecordedRequest } from '../lib/sandbox/stripe.ts'
+import { buildHarness, DESTINATION, ROKT_API_KEY, token, validBody, type Harness, type HarnessOptions } from './helpers/harness.ts'
 import { failingLookup, refusedUrl, startFaultyPsp, VAULTED_WITH_BILLING } from './helpers/faulty-psp.ts'
 
 const KEY = '8e03978e-40d5-43e8-bc93-6894a57f9324'
 const withKey = (key = KEY) => ({ headers: { 'idempotency-key': key } })
-const forwards = (h: { simulator: { requests: Array<{ method: string, path: string, headers: Record<string, string> }> } }) =>
-  h.simulator.requests.filter(r => r.method === 'POST' && r.path === '/v1/forwarding/requests')
+const forwards = (h: Harness) =>
+  (h.simulator.requests as StripeRecordedRequest[]).filter(r => r.method === 'POST' && r.path === '/v1/forwarding/requests')
 
 /** An undici Agent that counts the requests it dispatched (each attempt, including failed connects). */
 function countingAgent (t: Test, options: Agent.Options = {}) {
@@ -25,7 +25,7 @@ function countingAgent (t: Test, options: Agent.Options = {}) {
 }
 
 async function harnessWithAdapter (t: Test, adapter: Partial<StripeOptions>, plugin: HarnessOptions['plugin'] = {}) {
-  const h = await buildHarness(t, { plugin: { psps: { stripe: stripe({ apiKey: STRIPE_SANDBOX_API_KEY, circuitBreaker: false, ...adapter }) }, ...plugin } })
+  const h = await buildHarness(t, { plugin: { psps: { psp: stripe({ apiKey: STRIPE_SANDBOX_API_KEY, circuitBreaker: false, ...adapter }) }, ...plugin } })
   h.vault.set('ORDER_67890', VAULTED_WITH_BILLING)
   return h
 }

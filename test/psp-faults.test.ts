@@ -18,7 +18,7 @@ const FAST = { connectMs: 300, headersMs: 300, bodyMs: 300 }
 async function harnessFor (t: Test, adapter: Partial<StripeOptions>, plugin: HarnessOptions['plugin'] = {}): Promise<Harness> {
   const h = await buildHarness(t, {
     before: app => { app.get('/healthz', async () => ({ ok: true })) },
-    plugin: { psps: { stripe: stripe({ apiKey: STRIPE_SANDBOX_API_KEY, timeouts: FAST, circuitBreaker: false, ...adapter }) }, ...plugin }
+    plugin: { psps: { psp: stripe({ apiKey: STRIPE_SANDBOX_API_KEY, timeouts: FAST, circuitBreaker: false, ...adapter }) }, ...plugin }
   })
   h.vault.set('ORDER_67890', VAULTED_WITH_BILLING)
   return h

@@ -104,7 +104,7 @@ t.test('nothing is forwarded once the grace is over: a request still in the vaul
       connectRetryDelayMs: 5000,
       resolvePaymentMethod: async ({ partnerPaymentReference }) => {
         if (partnerPaymentReference === 'ORDER_SLOW') await new Promise<void>(resolve => { release = resolve })
-        return { psp: 'stripe', paymentMethod: 'pm_card_visa', billingAddress: { country: 'US' } }
+        return { psp: 'psp', paymentMethod: 'pm_card_visa', billingAddress: { country: 'US' } }
       }
     }
   })

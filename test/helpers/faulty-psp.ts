@@ -107,9 +107,9 @@ export function failingLookup (hostname: string, _options: unknown, callback: (e
   process.nextTick(callback, err)
 }
 
-/** The harness's ORDER_67890 card with its billing address in the vault: the one PSP call is the forward itself. */
+/** The harness's ORDER_67890 Stripe card with its billing address in the vault: the one PSP call is the forward itself. */
 export const VAULTED_WITH_BILLING = Object.freeze({
-  psp: 'stripe',
+  psp: 'psp',
   paymentMethod: 'pm_card_visa',
   billingAddress: { country: 'US' },
   customerIdentifiers: { email: 'jenny.rosen@example.com' }
