@@ -112,41 +112,25 @@ t.test('an answer that is not HTTP at all: 502 connection_failed, forward_unknow
   t.equal(psp.requests, 2)
 })
 
-t.test("5xx with Stripe's error envelope: 502 naming Stripe's error type, never its message", async t => {
-  const psp = await startFaultyPsp(t, (_req, res) => {
-    res.writeHead(500, { 'content-type': 'application/json' })
-    res.end(JSON.stringify({ error: { type: 'api_error', message: 'Something went wrong with key sk_test_sandbox for jenny.rosen@example.com' } }))
+/** PSPs that answer, but badly: one test per row. */
+const answers: Array<[title: string, status: number, type: string, body: string, expected: Omit<Expected, 'status' | 'code'>]> = [
+  ["5xx with Stripe's error envelope: 502 naming Stripe's error type, never its message", 500, 'application/json',
+    JSON.stringify({ error: { type: 'api_error', message: 'Something went wrong with key sk_test_sandbox for jenny.rosen@example.com' } }),
+    { message: 'stripe forward failed: api_error', event: 'forward_failed' }],
+  ['5xx without an envelope (a proxy error page): 502 naming the status', 503, 'text/html', '<html><body>503 Service Temporarily Unavailable</body></html>',
+    { message: 'stripe forward failed: http_503', event: 'forward_failed', reason: 'http_503' }],
+  ['non-JSON 200: 502 invalid_response, forward_unknown', 200, 'text/plain', 'OK',
+    { message: 'stripe forward failed: invalid_response', event: 'forward_unknown', reason: 'invalid_response' }],
+  ['truncated JSON 200 (complete framing, cut document): 502 invalid_response, forward_unknown', 200, 'application/json', '{"id":"fwdreq_1","response_details":{"status":20',
+    { message: 'stripe forward failed: invalid_response', event: 'forward_unknown', reason: 'invalid_response' }]
+]
+for (const [title, status, type, body, expected] of answers) {
+  t.test(title, async t => {
+    const psp = await startFaultyPsp(t, (_req, res) => { res.writeHead(status, { 'content-type': type }).end(body) })
+    const h = await harnessFor(t, { baseUrl: psp.url })
+    await expectFault(t, h, { status: 502, code: 'CARD_FORWARDING_PSP_ERROR', ...expected })
   })
-  const h = await harnessFor(t, { baseUrl: psp.url })
-  await expectFault(t, h, { status: 502, code: 'CARD_FORWARDING_PSP_ERROR', message: 'stripe forward failed: api_error', event: 'forward_failed' })
-})
-
-t.test('5xx without an envelope (a proxy error page): 502 naming the status', async t => {
-  const psp = await startFaultyPsp(t, (_req, res) => {
-    res.writeHead(503, { 'content-type': 'text/html' })
-    res.end('<html><body>503 Service Temporarily Unavailable</body></html>')
-  })
-  const h = await harnessFor(t, { baseUrl: psp.url })
-  await expectFault(t, h, { status: 502, code: 'CARD_FORWARDING_PSP_ERROR', message: 'stripe forward failed: http_503', event: 'forward_failed', reason: 'http_503' })
-})
-
-t.test('non-JSON 200: 502 invalid_response, forward_unknown', async t => {
-  const psp = await startFaultyPsp(t, (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain' })
-    res.end('OK')
-  })
-  const h = await harnessFor(t, { baseUrl: psp.url })
-  await expectFault(t, h, { status: 502, code: 'CARD_FORWARDING_PSP_ERROR', message: 'stripe forward failed: invalid_response', event: 'forward_unknown', reason: 'invalid_response' })
-})
-
-t.test('truncated JSON 200 (complete framing, cut document): 502 invalid_response, forward_unknown', async t => {
-  const psp = await startFaultyPsp(t, (_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' })
-    res.end('{"id":"fwdreq_1","response_details":{"status":20')
-  })
-  const h = await harnessFor(t, { baseUrl: psp.url })
-  await expectFault(t, h, { status: 502, code: 'CARD_FORWARDING_PSP_ERROR', message: 'stripe forward failed: invalid_response', event: 'forward_unknown', reason: 'invalid_response' })
-})
+}
 
 t.test('oversized body, declared or streamed: capped at 1 MiB, 502 response_too_large', async t => {
   const big = Buffer.alloc(1536 * 1024, 'a')
