@@ -8,14 +8,14 @@ export const UnknownDestinationError = createError('CARD_FORWARDING_UNKNOWN_DEST
 export const UnsupportedMediaTypeError = createError('CARD_FORWARDING_UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json', 415)
 export const AuthUnavailableError = createError('CARD_FORWARDING_AUTH_UNAVAILABLE', 'Token keys are unavailable, retry later', 503)
 /** The PSP refused, failed or answered garbage. The message names the PSP and its error code only. */
-export const PspError = createError<[string, string, ErrorOptions?]>('CARD_FORWARDING_PSP_ERROR', '%s forward failed: %s', 502)
-export const PspTimeoutError = createError<[string, ErrorOptions?]>('CARD_FORWARDING_PSP_TIMEOUT', '%s did not answer in time', 504)
+export const PspError = createError<'CARD_FORWARDING_PSP_ERROR', 502, [string, string, ErrorOptions?]>('CARD_FORWARDING_PSP_ERROR', '%s forward failed: %s', 502)
+export const PspTimeoutError = createError<'CARD_FORWARDING_PSP_TIMEOUT', 504, [string, ErrorOptions?]>('CARD_FORWARDING_PSP_TIMEOUT', '%s did not answer in time', 504)
 /** The PSP's circuit is open after consecutive failures: answered at once, nothing sent. Retry-After says when to come back. */
-export const PspUnavailableError = createError<[string]>('CARD_FORWARDING_PSP_UNAVAILABLE', '%s is unavailable, retry later', 503)
-export const InvalidIdempotencyKeyError = createError('CARD_FORWARDING_INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 255 printable ASCII characters', 400)
-export const IdempotencyKeyReusedError = createError('CARD_FORWARDING_IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with a different body', 422)
-export const RequestInProgressError = createError('CARD_FORWARDING_REQUEST_IN_PROGRESS', 'A forward for this reference or Idempotency-Key is already in progress', 409)
-export const ShuttingDownError = createError('CARD_FORWARDING_SHUTTING_DOWN', 'The server is shutting down, retry with the same Idempotency-Key', 503)
+export const PspUnavailableError = createError<'CARD_FORWARDING_PSP_UNAVAILABLE', 503, [string]>('CARD_FORWARDING_PSP_UNAVAILABLE', '%s is unavailable, retry later', 503)
+export const InvalidIdempotencyKeyError = createError<'CARD_FORWARDING_INVALID_IDEMPOTENCY_KEY', 400>('CARD_FORWARDING_INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 255 printable ASCII characters', 400)
+export const IdempotencyKeyReusedError = createError<'CARD_FORWARDING_IDEMPOTENCY_KEY_REUSED', 422>('CARD_FORWARDING_IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with a different body', 422)
+export const RequestInProgressError = createError<'CARD_FORWARDING_REQUEST_IN_PROGRESS', 409>('CARD_FORWARDING_REQUEST_IN_PROGRESS', 'A forward for this reference or Idempotency-Key is already in progress', 409)
+export const ShuttingDownError = createError<'CARD_FORWARDING_SHUTTING_DOWN', 503, [ErrorOptions?]>('CARD_FORWARDING_SHUTTING_DOWN', 'The server is shutting down, retry with the same Idempotency-Key', 503)
 
 const SAFE_CODE = /^[A-Za-z0-9_.-]{1,64}$/
 
