@@ -5,7 +5,7 @@ import { memoryIdempotencyStore, stripe, type IdempotencyStore, type StripeOptio
 import { createIdempotency, pspIdempotencyKey, readIdempotencyKey } from '../lib/idempotency.ts'
 import { startFakeDestination } from '../lib/sandbox/destination.ts'
 import { startStripeSimulator, STRIPE_SANDBOX_API_KEY, type StripeRecordedRequest } from '../lib/sandbox/stripe.ts'
-import { buildHarness, DESTINATION, ROKT_API_KEY, token, validBody, type Harness, type HarnessOptions } from './helpers/harness.ts'
+import { AUDIENCE, buildHarness, DESTINATION, ISSUER, ROKT_API_KEY, rsaKeys, token, validBody, type Harness, type HarnessOptions } from './helpers/harness.ts'
 import { failingLookup, refusedUrl, startFaultyPsp, VAULTED_WITH_BILLING } from './helpers/faulty-psp.ts'
 
 const KEY = '8e03978e-40d5-43e8-bc93-6894a57f9324'
@@ -249,8 +249,8 @@ t.test('a partner store is used through the interface; its failures fail closed 
   t.equal(h.simulator.calls, 3)
 })
 
-t.test('a token naming no client (no client_id, no sub): keys still work, scoped to the anonymous caller', async t => {
-  const h = await buildHarness(t)
+t.test('a token naming no client (allowed when requiredClaims is emptied): keys still work, scoped to the anonymous caller', async t => {
+  const h = await buildHarness(t, { plugin: { auth: { publicKey: rsaKeys.publicKey, issuer: ISSUER, audience: AUDIENCE, requiredScope: 'payment-sharing', requiredClaims: [] } } })
   const anonymous = token({ clientId: undefined, subject: undefined })
   t.equal((await h.post(validBody, { ...withKey(), token: anonymous })).statusCode, 200)
   const again = await h.post(validBody, { ...withKey(), token: anonymous })
