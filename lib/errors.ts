@@ -10,6 +10,12 @@ export const AuthUnavailableError = createError('CARD_FORWARDING_AUTH_UNAVAILABL
 /** The PSP refused, failed or answered garbage. The message names the PSP and its error code only. */
 export const PspError = createError<'CARD_FORWARDING_PSP_ERROR', 502, [string, string, ErrorOptions?]>('CARD_FORWARDING_PSP_ERROR', '%s forward failed: %s', 502)
 export const PspTimeoutError = createError<'CARD_FORWARDING_PSP_TIMEOUT', 504, [string, ErrorOptions?]>('CARD_FORWARDING_PSP_TIMEOUT', '%s did not answer in time', 504)
+/** The PSP's circuit is open after consecutive failures: answered at once, nothing sent. Retry-After says when to come back. */
+export const PspUnavailableError = createError<'CARD_FORWARDING_PSP_UNAVAILABLE', 503, [string]>('CARD_FORWARDING_PSP_UNAVAILABLE', '%s is unavailable, retry later', 503)
+export const InvalidIdempotencyKeyError = createError<'CARD_FORWARDING_INVALID_IDEMPOTENCY_KEY', 400>('CARD_FORWARDING_INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 255 printable ASCII characters', 400)
+export const IdempotencyKeyReusedError = createError<'CARD_FORWARDING_IDEMPOTENCY_KEY_REUSED', 422>('CARD_FORWARDING_IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with a different body', 422)
+export const RequestInProgressError = createError<'CARD_FORWARDING_REQUEST_IN_PROGRESS', 409>('CARD_FORWARDING_REQUEST_IN_PROGRESS', 'A forward for this reference or Idempotency-Key is already in progress', 409)
+export const ShuttingDownError = createError<'CARD_FORWARDING_SHUTTING_DOWN', 503, [ErrorOptions?]>('CARD_FORWARDING_SHUTTING_DOWN', 'The server is shutting down, retry with the same Idempotency-Key', 503)
 
 const SAFE_CODE = /^[A-Za-z0-9_.-]{1,64}$/
 

@@ -1,19 +1,25 @@
 import { STATUS_CODES } from 'node:http'
 import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchemaCompiler } from 'fastify'
-import type { CardForwardingOptions, PaymentSharingRequest, PspAdapter } from '../types/index.ts'
+import type { CardForwardingOptions, ForwardResult, PaymentSharingRequest, PspAdapter } from '../types/index.ts'
 import { createAuditor, requestLogSerializers } from './audit.ts'
 import { setupAuth } from './auth.ts'
 import { IpNotAllowedError, PaymentMethodNotFoundError, PspError, UnknownDestinationError, UnsupportedMediaTypeError } from './errors.ts'
+import { createIdempotency, readIdempotencyKey } from './idempotency.ts'
 import { identifiersMatch } from './identifiers.ts'
 import { buildAllowlist, checkTrustProxy, isAllowed } from './ip-allowlist.ts'
+import { registerLoadShedding } from './load-shedding.ts'
 import { resolveOptions } from './options.ts'
+import type { PspFailure } from './psp-http.ts'
+import { retryBeforeSend, retryOptions } from './retry.ts'
 import { ErrorSchema, ForwardResponseSchema, PaymentSharingBodySchema, strictValidatorCompiler } from './schema.ts'
+import { createShutdown } from './shutdown.ts'
 import { setupTokenEndpoint } from './token-endpoint.ts'
 
 const JSON_MEDIA_TYPE = /^application\/json(?:;[ \t]*charset=(?:utf-8|"utf-8"))?$/i
 const ACTOR = 'roktCardForwardingActor'
 /** Errors whose own message is safe and useful to send; everything else gets its status text. */
 const OWN_MESSAGES = /^(?:CARD_FORWARDING_|FST_ERR_VALIDATION$|FST_UNDER_PRESSURE$)/
+const PSP_FAILURES = new Set(['CARD_FORWARDING_PSP_ERROR', 'CARD_FORWARDING_PSP_TIMEOUT', 'CARD_FORWARDING_PSP_UNAVAILABLE', 'CARD_FORWARDING_SHUTTING_DOWN'])
 
 export async function cardForwardingPlugin (fastify: FastifyInstance, options: CardForwardingOptions<any>): Promise<void> {
   const resolved = resolveOptions(options)
@@ -23,11 +29,16 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
     allowedIps: options.allowedIps,
     ...(tokenEndpoint == null ? {} : { 'tokenEndpoint.allowedIps': tokenEndpoint.allowedIps })
   }, options.allowUnsafeTrustProxy === true)
+  // First: its onRequest hook runs before every other hook of this scope (no crypto, no PSP work when shedding).
+  await registerLoadShedding(fastify, options.loadShedding)
   const audit = createAuditor(options.onAudit)
   const auth = tokenEndpoint == null ? options.auth : await setupTokenEndpoint(fastify, tokenEndpoint, options.auth, audit)
   const { authenticate } = await setupAuth(fastify, auth)
   const resolvePaymentMethod = options.resolvePaymentMethod
   const { adapters, destinations, relay } = resolved
+  const idempotency = createIdempotency({ store: options.idempotencyStore, ttlMs: options.idempotencyTtlMs })
+  const retry = retryOptions(options.connectRetries, options.connectRetryDelayMs)
+  const shutdown = createShutdown(fastify, options.shutdownGraceMs)
 
   fastify.decorateRequest(ACTOR, null)
   fastify.addHook('onClose', async () => {
@@ -56,7 +67,7 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
     if (typeof type !== 'string' || !JSON_MEDIA_TYPE.test(type)) throw new UnsupportedMediaTypeError()
   }
 
-  async function forward (request: FastifyRequest<{ Body: PaymentSharingRequest }>) {
+  async function forward (request: FastifyRequest<{ Body: PaymentSharingRequest }>, reply: FastifyReply) {
     const body = request.body
     const actor = (request as any)[ACTOR] as string | undefined
     const facts = { actor, destination: body.destination, reference: body.partnerPaymentReference }
@@ -65,25 +76,49 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
       audit(request, 'validation_failed', { ...facts, statusCode: 422, code: 'CARD_FORWARDING_UNKNOWN_DESTINATION' })
       throw new UnknownDestinationError()
     }
-    const record = await resolvePaymentMethod(body, request)
-    const adapter: PspAdapter<any> | undefined = record == null ? undefined : adapters.get(record.psp)
-    if (record != null && adapter === undefined) request.log.error('card-forwarding: the vault record names a PSP that is not registered')
-    if (adapter === undefined || !adapter.isRecord(record as any) || !identifiersMatch(body.customerIdentifiers, record?.customerIdentifiers)) {
-      audit(request, 'not_found', { ...facts, statusCode: 404 })
-      throw new PaymentMethodNotFoundError()
-    }
-    const psp = adapter.name
-    audit(request, 'accepted', { ...facts, psp, statusCode: 200 })
-    let result
+    let entry
     try {
-      result = await adapter.forward({ record, destination })
+      entry = await idempotency.enter(actor ?? '', readIdempotencyKey(request.headers['idempotency-key']), body)
     } catch (err) {
-      const failure = isPspFailure(err) ? err : new PspError(psp, 'adapter_error', { cause: err })
-      audit(request, 'forward_failed', { ...facts, psp, statusCode: failure.statusCode as number, code: failure.code })
-      throw failure
+      const { statusCode, code } = err as FastifyError
+      if (statusCode === 409 || statusCode === 422) audit(request, 'validation_failed', { ...facts, statusCode, code })
+      throw err
     }
-    audit(request, 'forward_ok', { ...facts, psp, statusCode: 200 })
-    return { status: result.status, headers: result.headers, body: relay === 'psp' ? result.pspBody : result.body, 'request-time': result.requestTime }
+    if (entry.replay !== undefined) {
+      audit(request, 'duplicate_replayed', { ...facts, statusCode: entry.replay.statusCode })
+      reply.header('idempotent-replayed', 'true')
+      return reply.code(entry.replay.statusCode).send(entry.replay.body)
+    }
+    try {
+      const record = await resolvePaymentMethod(body, request)
+      const adapter: PspAdapter<any> | undefined = record == null ? undefined : adapters.get(record.psp)
+      if (record != null && adapter === undefined) request.log.error('card-forwarding: the vault record names a PSP that is not registered')
+      if (adapter === undefined || !adapter.isRecord(record as any) || !identifiersMatch(body.customerIdentifiers, record?.customerIdentifiers)) {
+        audit(request, 'not_found', { ...facts, statusCode: 404 })
+        throw new PaymentMethodNotFoundError()
+      }
+      const psp = adapter.name
+      audit(request, 'accepted', { ...facts, psp, statusCode: 200 })
+      let result: ForwardResult
+      try {
+        // Without an Idempotency-Key a forward is never retried.
+        const retries = entry.pspKey === undefined ? 0 : retry.retries
+        result = await shutdown.track(signal => retryBeforeSend(
+          () => adapter.forward({ record, destination, idempotencyKey: entry.pspKey, signal }),
+          { retries, baseDelayMs: retry.baseDelayMs, signal }))
+      } catch (err) {
+        const failure: PspFailure & FastifyError = PSP_FAILURES.has((err as FastifyError).code) ? err as any : new PspError(psp, 'adapter_error', { cause: err })
+        // Outcome unknown: the PSP may have forwarded the card. Reconcile; a retry with the same key is safe.
+        audit(request, failure.outcome === 'unknown' ? 'forward_unknown' : 'forward_failed', { ...facts, psp, statusCode: failure.statusCode as number, code: failure.code, reason: failure.reason })
+        throw failure
+      }
+      audit(request, 'forward_ok', { ...facts, psp, statusCode: 200 })
+      const response = { status: result.status, headers: result.headers, body: relay === 'psp' ? result.pspBody : result.body, 'request-time': result.requestTime }
+      await entry.succeed({ statusCode: 200, body: response }).catch(err => request.log.error({ err }, 'card-forwarding: could not store the idempotent response'))
+      return response
+    } finally {
+      await entry.leave().catch(err => request.log.error({ err }, 'card-forwarding: could not release the idempotency lock'))
+    }
   }
 
   // Only JSON, parsed here whatever the host's onProtoPoisoning says: a __proto__ key, or a
@@ -110,6 +145,8 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
       audit(request, 'validation_failed', { statusCode, code, actor })
     }
     const message = statusCode !== 500 && OWN_MESSAGES.test(code) ? error.message : STATUS_CODES[statusCode] as string
+    const retryAfter = (error as PspFailure).retryAfter
+    if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter))
     reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode], message })
   })
 
@@ -123,7 +160,7 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
     },
     validatorCompiler: strictValidatorCompiler as FastifySchemaCompiler<any>,
     logSerializers: requestLogSerializers,
-    onRequest: [checkIp, checkToken, checkMediaType],
+    onRequest: [shutdown.refuseWhenClosing, checkIp, checkToken, checkMediaType],
     handler: forward
   })
 }
@@ -143,9 +180,4 @@ function rejectPoisoning (key: string, value: unknown): unknown {
     throw new Error('prototype poisoning')
   }
   return value
-}
-
-function isPspFailure (err: unknown): err is FastifyError {
-  const code = (err as FastifyError | null)?.code
-  return code === 'CARD_FORWARDING_PSP_ERROR' || code === 'CARD_FORWARDING_PSP_TIMEOUT'
 }

@@ -266,7 +266,7 @@ t.test('Adyen too slow: PspTimeoutError (504); unreachable: PspError (502)', asy
   await new Promise(resolve => closed.close(resolve))
   const refused = await adapterFor(t, `http://127.0.0.1:${port}`).forward({ record: record(), destination: prepared('https://rokt.example/v1') }).then(() => null, (e: any) => e)
   t.equal(refused?.code, 'CARD_FORWARDING_PSP_ERROR')
-  t.equal(refused.message, 'adyen forward failed: connection_failed')
+  t.equal(refused.message, 'adyen forward failed: connection_refused')
 })
 
 t.test('a vault address that pushes the body past 20000 characters is refused before calling Adyen', async t => {
@@ -509,7 +509,7 @@ t.test('our own TLS for the capture server is not needed by the adapter: it refu
   const psp = await serve(t, https.createServer(selfSignedCertificate(), captureHandler([], () => ({ status: 200, body: '{}' }))), 'https')
   const strict = adapterFor(t, psp)
   const err = await strict.forward({ record: record(), destination: prepared('https://rokt.example/v1') }).then(() => null, (e: any) => e)
-  t.equal(err?.message, 'adyen forward failed: connection_failed', 'a self-signed PSP certificate is refused')
+  t.equal(err?.message, 'adyen forward failed: tls_failed', 'a self-signed PSP certificate is refused')
   const dispatcher = new Agent({ connect: { rejectUnauthorized: false } })
   t.teardown(() => dispatcher.close())
   const trusting = adapterFor(t, psp, { dispatcher })

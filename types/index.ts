@@ -233,8 +233,59 @@ export interface AuditEvent {
   psp?: string
   statusCode: number
   code?: string
-  /** Why a token was refused (a fixed identifier such as FAST_JWT_EXPIRED or token_lifetime): for operators, never sent to the caller. */
+  /**
+   * Why, as a fixed identifier, for operators (never sent to the caller): a refused token
+   * (FAST_JWT_EXPIRED, token_lifetime…) or a failed PSP call (connection_refused, headers_timeout, circuit_open…).
+   */
   reason?: string
+}
+
+/** A response kept under an Idempotency-Key and replayed to identical retries. */
+export interface StoredResponse {
+  statusCode: number
+  body: unknown
+}
+
+/** What `IdempotencyStore.begin` found under a key. */
+export type IdempotencyClaim =
+  | { state: 'claimed' }
+  | { state: 'in_flight', fingerprint: string }
+  | { state: 'completed', fingerprint: string, response: StoredResponse }
+
+/**
+ * Where Idempotency-Keys and in-flight locks live. The default is in memory, per process; back it
+ * with a shared store (Redis, a database) when several instances serve Rokt. Keys are opaque
+ * hashes of at most 80 characters; records hold no card data.
+ */
+export interface IdempotencyStore {
+  /**
+   * Atomically (SET NX): when `key` has no live record, create an in-flight record holding
+   * `fingerprint` that expires after `leaseMs`, and answer `claimed`; otherwise answer what is there.
+   */
+  begin: (key: string, fingerprint: string, leaseMs: number) => Promise<IdempotencyClaim>
+  /** Turn the in-flight record into a completed one holding `response`, kept for `ttlMs`. */
+  complete: (key: string, response: StoredResponse, ttlMs: number) => Promise<void>
+  /** Drop the record (the forward ended without a response worth replaying). */
+  release: (key: string) => Promise<void>
+}
+
+/**
+ * Load shedding with @fastify/under-pressure, on this plugin's routes only (same option names).
+ * A threshold of 0 turns that check off.
+ */
+export interface LoadSheddingOptions {
+  /** Mean event-loop delay over a sample, ms. Default 1000. */
+  maxEventLoopDelay?: number
+  /** V8 heap used, bytes. Default 90% of the heap limit. */
+  maxHeapUsedBytes?: number
+  /** Resident set size, bytes. Default 90% of the container's memory limit (or of the host's memory). */
+  maxRssBytes?: number
+  /** Event-loop utilisation, 0 to 1. Default 0 (off). */
+  maxEventLoopUtilization?: number
+  /** The Retry-After of a shed request, seconds. Default 5. */
+  retryAfter?: number
+  /** How often the metrics are sampled, ms. Default 1000. */
+  sampleInterval?: number
 }
 
 export interface CardForwardingOptions<Psps extends Record<string, PspAdapter<any>> = Record<string, PspAdapter<any>>> {
@@ -255,6 +306,28 @@ export interface CardForwardingOptions<Psps extends Record<string, PspAdapter<an
   bodyLimit?: number
   /** One event per outcome, also logged at info level under `audit`. */
   onAudit?: (event: AuditEvent) => void
+  /**
+   * Where Idempotency-Keys and the per-reference in-flight locks are kept. Default: in memory
+   * (`memoryIdempotencyStore()`, 10 000 keys), which is right for one instance only.
+   */
+  idempotencyStore?: IdempotencyStore
+  /** How long a successful response is replayed to retries with the same Idempotency-Key, ms. Default 24 h. */
+  idempotencyTtlMs?: number
+  /**
+   * Retries of a forward that carries an Idempotency-Key, only for faults raised before the
+   * request was sent (connection refused, connect timeout, DNS). Default 2; 0 turns them off.
+   * A forward without a key is never retried.
+   */
+  connectRetries?: number
+  /** First pause before such a retry, doubled each time (with jitter), ms. Default 100. */
+  connectRetryDelayMs?: number
+  /** Shed load with 503 + Retry-After before any other work; `false` turns it off. */
+  loadShedding?: LoadSheddingOptions | false
+  /**
+   * On close, how long forwards in progress may run before they are abandoned (aborted, audited
+   * `forward_unknown`), ms. Default 8000: keep your orchestrator's (or close-with-grace's) delay above it.
+   */
+  shutdownGraceMs?: number
   /** Issue the tokens ourselves (see TokenEndpointOptions); `auth` then gives no key source. */
   tokenEndpoint?: TokenEndpointOptions
 }

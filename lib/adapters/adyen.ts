@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici'
 import type { AdyenVaultRecord, BillingAddress, CanonicalToken, ForwardInput, ForwardResult, PreparedDestination, PspAdapter } from '../../types/index.ts'
 import { isLoopback } from '../auth.ts'
 import { PspError, safeCode } from '../errors.ts'
+import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
 import { createPspClient, type PspTimeouts } from '../psp-http.ts'
 import { destinationBody, headerMap } from '../relay.ts'
 import { billingValue, isCardToken, renderTemplate } from '../template.ts'
@@ -17,6 +18,8 @@ export interface AdyenOptions {
   baseUrl?: string
   timeouts?: PspTimeouts
   dispatcher?: Dispatcher
+  /** Fail fast (503) after consecutive PSP failures; `false` turns it off. Default 5 failures, 30 s cool-down. */
+  circuitBreaker?: CircuitBreakerOptions | false
 }
 
 /** Adyen's limit on `request.body` (CheckoutOutgoingForwardRequest.body maxLength). */
@@ -69,7 +72,7 @@ export function adyen (options: AdyenOptions): PspAdapter<AdyenVaultRecord> {
   const base = URL.parse(baseUrl)
   if (base === null || (base.protocol !== 'https:' && !isLoopback(base))) throw new Error('adyen: baseUrl must be an https URL (or http on a loopback address)')
 
-  const client = createPspClient({ psp: 'adyen', baseUrl, timeouts: options.timeouts, dispatcher: options.dispatcher })
+  const client = createPspClient({ psp: 'adyen', baseUrl, timeouts: options.timeouts, dispatcher: options.dispatcher, circuitBreaker: options.circuitBreaker })
   const merchantAccount = options.merchantAccount
   const auth = { 'x-api-key': options.apiKey, 'content-type': 'application/json', accept: 'application/json' }
   const prepared = new Map<string, AdyenDestination>()

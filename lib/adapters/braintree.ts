@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici'
 import type { BodyTemplate, BodyTemplateValue, BraintreeVaultRecord, CanonicalToken, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, TemplateSlot } from '../../types/index.ts'
 import { isLoopback } from '../auth.ts'
 import { PspError, PspTimeoutError, safeCode } from '../errors.ts'
+import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
 import { createPspClient, type PspTimeouts } from '../psp-http.ts'
 import { destinationBody, headerMap } from '../relay.ts'
 import { billingValue, DEFAULT_TEMPLATE, isCardToken, parseTemplate, pointer } from '../template.ts'
@@ -37,6 +38,8 @@ export interface BraintreeOptions {
   baseUrl?: string
   timeouts?: PspTimeouts
   dispatcher?: Dispatcher
+  /** Fail fast (503) after consecutive PSP failures; `false` turns it off. Default 5 failures, 30 s cool-down. */
+  circuitBreaker?: CircuitBreakerOptions | false
 }
 
 export interface BraintreeTransformation {
@@ -165,7 +168,7 @@ export function braintree (options: BraintreeOptions): PspAdapter<BraintreeVault
   }
   if (base.protocol !== 'https:' && !isLoopback(base)) throw new Error('braintree: baseUrl must be https')
 
-  const client = createPspClient({ psp: 'braintree', baseUrl, timeouts: options.timeouts, dispatcher: options.dispatcher })
+  const client = createPspClient({ psp: 'braintree', baseUrl, timeouts: options.timeouts, dispatcher: options.dispatcher, circuitBreaker: options.circuitBreaker })
   const headers = {
     authorization: 'Basic ' + Buffer.from(`${options.publicKey}:${options.privateKey}`).toString('base64'),
     'content-type': 'application/json',

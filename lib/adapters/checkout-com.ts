@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici'
 import type { CanonicalToken, CheckoutComVaultRecord, ForwardInput, ForwardResult, PreparedDestination, PspAdapter } from '../../types/index.ts'
 import { isLoopback } from '../auth.ts'
 import { PspError, safeCode } from '../errors.ts'
+import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
 import { createPspClient, type PspTimeouts } from '../psp-http.ts'
 import { destinationBody, headerMap } from '../relay.ts'
 import { renderTemplate } from '../template.ts'
@@ -16,6 +17,8 @@ export interface CheckoutComOptions {
   processingChannelId?: string
   timeouts?: PspTimeouts
   dispatcher?: Dispatcher
+  /** Fail fast (503) after consecutive PSP failures; `false` turns it off. Default 5 failures, 30 s cool-down. */
+  circuitBreaker?: CircuitBreakerOptions | false
 }
 
 /** The Forward API hosts (checkout-sdk-node src/config.js FORWARD_SANDBOX_URL / FORWARD_LIVE_URL). */
@@ -71,7 +74,7 @@ export function checkoutCom (options: CheckoutComOptions): PspAdapter<CheckoutCo
   const base = URL.parse(baseUrl)
   if (base === null || (base.protocol !== 'https:' && !isLoopback(base))) throw new Error(`${NAME}: baseUrl must be an https URL (or http on a loopback address)`)
 
-  const client = createPspClient({ psp: NAME, baseUrl, timeouts: options.timeouts, dispatcher: options.dispatcher })
+  const client = createPspClient({ psp: NAME, baseUrl, timeouts: options.timeouts, dispatcher: options.dispatcher, circuitBreaker: options.circuitBreaker })
   const auth = { authorization: checkoutComAuthorization(options.secretKey), 'content-type': 'application/json' }
   const tail = options.processingChannelId === undefined ? '}' : `,"processing_channel_id":${JSON.stringify(options.processingChannelId)}}`
   /** Destination id -> its `destination_request`, already JSON: the request path only adds the source. */

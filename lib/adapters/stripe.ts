@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici'
 import type { BillingAddress, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, StripeVaultRecord } from '../../types/index.ts'
 import { isLoopback } from '../auth.ts'
 import { PspError, safeCode } from '../errors.ts'
+import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
 import { createPspClient, type PspTimeouts } from '../psp-http.ts'
 import { destinationBody, headerMap } from '../relay.ts'
 import { billingValue, isCardToken, renderTemplate } from '../template.ts'
@@ -13,6 +14,8 @@ export interface StripeOptions {
   baseUrl?: string
   timeouts?: PspTimeouts
   dispatcher?: Dispatcher
+  /** Fail fast (503) after consecutive PSP failures; `false` turns it off. Default 5 failures, 30 s cool-down. */
+  circuitBreaker?: CircuitBreakerOptions | false
 }
 
 const KEY = /^(?:sk|rk)_(?:test|live)_[A-Za-z0-9_]{4,247}$/
@@ -47,7 +50,7 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
   const baseUrl = options.baseUrl ?? 'https://api.stripe.com'
   const base = new URL(baseUrl)
   if (base.protocol !== 'https:' && !isLoopback(base)) throw new Error('stripe: baseUrl must be https')
-  const client = createPspClient({ psp: 'stripe', baseUrl, timeouts: options.timeouts, dispatcher: options.dispatcher })
+  const client = createPspClient({ psp: 'stripe', baseUrl, timeouts: options.timeouts, dispatcher: options.dispatcher, circuitBreaker: options.circuitBreaker })
   const auth = { authorization: `Bearer ${options.apiKey}` }
   const prepared = new Map<string, StripeDestination>()
 

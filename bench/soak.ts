@@ -1,0 +1,273 @@
+/**
+ * npm run soak [-- <requests> <connections>]: drives POST /v1/initiate-payment-sharing with
+ * autocannon for a fixed number of requests against the Stripe simulator, with PSP faults injected
+ * at random by a proxy in front of it, then checks that every reference was forwarded exactly once
+ * and reports statuses, destination forwards and the server's memory.
+ *
+ * Three processes, so the server's memory is the plugin's alone:
+ *   - this one (autocannon, the Rokt side, retrying failures with the same Idempotency-Key),
+ *   - `backends`: fake Rokt destination + Stripe simulator + the fault-injecting proxy,
+ *   - `server`: a Fastify host with the plugin, pointed at the proxy.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { createServer, type IncomingMessage } from 'node:http'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import Fastify from 'fastify'
+import { Agent, request } from 'undici'
+import cardForwarding, { stripe } from '../index.ts'
+import { startFakeDestination } from '../lib/sandbox/destination.ts'
+import { startStripeSimulator, STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
+import { mintToken } from '../lib/sandbox/tokens.ts'
+
+const SECRET = 'soak-test-secret-0123456789-abcdefghij'
+const ISSUER = 'https://idp.soak.example/'
+const AUDIENCE = 'rokt-payment-sharing'
+const DESTINATION = 'COM.ROKT.CATALOG'
+const ROKT_KEY = 'rokt_soak_key'
+const PATH = '/v1/initiate-payment-sharing'
+
+/** What the proxy does to a PSP call; the weights are out of 100. */
+const FAULTS = {
+  none: 80,
+  // Nothing reaches the PSP:
+  reset_before_forward: 3,
+  psp_500_envelope: 3,
+  proxy_502_page: 2,
+  headers_timeout: 1,
+  // The PSP forwarded the card, but its answer is lost or spoiled on the way back:
+  forwarded_then_reset: 4,
+  forwarded_then_502_page: 3,
+  forwarded_then_truncated_json: 4
+} as const
+type Fault = keyof typeof FAULTS
+
+type Message =
+  | { type: 'ready', url: string, destinationUrl?: string }
+  | { type: 'faults', on: boolean }
+  | { type: 'report' }
+  | { type: 'report', faults: Record<Fault, number>, forwards: Record<string, number> }
+  | { type: 'memory', gc?: boolean }
+  | { type: 'memory', rss: number, heapUsed: number }
+
+function ask<T> (child: ChildProcess, message: Message): Promise<T> {
+  return new Promise(resolve => {
+    child.once('message', reply => resolve(reply as T))
+    child.send(message)
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// backends: destination, Stripe simulator and the fault proxy
+
+async function backends (): Promise<void> {
+  const destination = await startFakeDestination({ requiredHeaders: { 'x-rokt-api-key': ROKT_KEY } })
+  const simulator = await startStripeSimulator({ destinations: [{ url: destination.url }] })
+  const upstream = new Agent({ connections: 256 })
+  const counts = Object.fromEntries(Object.keys(FAULTS).map(f => [f, 0])) as Record<Fault, number>
+  const table = Object.entries(FAULTS).flatMap(([fault, weight]) => Array<Fault>(weight).fill(fault as Fault))
+  let faultsOn = true
+
+  async function read (req: IncomingMessage): Promise<string> {
+    const chunks: Buffer[] = []
+    for await (const chunk of req) chunks.push(chunk)
+    return Buffer.concat(chunks).toString()
+  }
+
+  const proxy = createServer((req, res) => {
+    (async () => {
+      const body = await read(req)
+      const fault: Fault = faultsOn ? table[Math.floor(Math.random() * table.length)] : 'none'
+      counts[fault]++
+      const json = { 'content-type': 'application/json' }
+      if (fault === 'reset_before_forward') return req.socket.resetAndDestroy()
+      if (fault === 'psp_500_envelope') return res.writeHead(500, json).end('{"error":{"type":"api_error","message":"An unknown error occurred"}}')
+      if (fault === 'proxy_502_page') return res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>502 Bad Gateway</body></html>')
+      if (fault === 'headers_timeout') return setTimeout(() => req.socket.destroy(), 3000)
+      const headers: Record<string, string> = {}
+      for (const name of ['authorization', 'content-type', 'idempotency-key']) {
+        if (typeof req.headers[name] === 'string') headers[name] = req.headers[name]
+      }
+      const answer = await request(simulator.url + (req.url as string), { method: req.method as 'POST', headers, body, dispatcher: upstream })
+      const text = await answer.body.text()
+      if (fault === 'forwarded_then_reset') {
+        res.writeHead(answer.statusCode, { ...json, 'content-length': Buffer.byteLength(text) })
+        return res.write(text.slice(0, 20), () => req.socket.resetAndDestroy())
+      }
+      if (fault === 'forwarded_then_502_page') return res.writeHead(502, { 'content-type': 'text/html' }).end('<html>Bad Gateway</html>')
+      if (fault === 'forwarded_then_truncated_json') return res.writeHead(answer.statusCode, json).end(text.slice(0, text.length >> 1))
+      res.writeHead(answer.statusCode, json).end(text)
+    })().catch(() => { req.socket.destroy() })
+  })
+  await new Promise<void>(resolve => proxy.listen(0, '127.0.0.1', resolve))
+  const { port } = proxy.address() as { port: number }
+
+  process.on('message', (message: Message) => {
+    if (message.type === 'faults' && 'on' in message) {
+      faultsOn = message.on
+      process.send?.({ type: 'faults', on: faultsOn })
+    }
+    if (message.type === 'report') {
+      const forwards: Record<string, number> = {}
+      for (const received of destination.received) {
+        const reference = String((received.body as any)?.billing_address?.line1)
+        forwards[reference] = (forwards[reference] ?? 0) + 1
+      }
+      process.send?.({ type: 'report', faults: counts, forwards })
+    }
+  })
+  process.send?.({ type: 'ready', url: `http://127.0.0.1:${port}`, destinationUrl: destination.url })
+}
+
+// ---------------------------------------------------------------------------------------------
+// server: the host app with the plugin
+
+async function server (): Promise<void> {
+  const { url: pspUrl, destinationUrl } = await new Promise<{ url: string, destinationUrl: string }>(resolve => {
+    process.once('message', message => resolve(message as any))
+  })
+  const app = Fastify({ logger: false })
+  await app.register(cardForwarding, {
+    allowedIps: ['127.0.0.1/32'],
+    auth: { secret: SECRET, issuer: ISSUER, audience: AUDIENCE, requiredScope: 'payment-sharing' },
+    // Every reference is a card whose billing line1 is the reference itself: the destination's
+    // body then says which order each forward was for.
+    resolvePaymentMethod: async ({ partnerPaymentReference }) => ({
+      psp: 'stripe',
+      paymentMethod: 'pm_card_visa',
+      billingAddress: { line1: partnerPaymentReference, country: 'US' }
+    }),
+    psps: {
+      stripe: stripe({
+        apiKey: STRIPE_SANDBOX_API_KEY,
+        baseUrl: pspUrl,
+        timeouts: { connectMs: 1000, headersMs: 1000, bodyMs: 1000 },
+        circuitBreaker: { failureThreshold: 5, coolDownMs: 1000 }
+      })
+    },
+    destinations: { [DESTINATION]: { url: destinationUrl, headers: { 'x-rokt-api-key': ROKT_KEY } } },
+    allowInsecureUrls: true
+  })
+  const url = await app.listen({ host: '127.0.0.1', port: 0 })
+  process.on('message', (message: Message) => {
+    if (message.type !== 'memory') return
+    if ('gc' in message && message.gc === true) (globalThis as any).gc?.()
+    const { rss, heapUsed } = process.memoryUsage()
+    process.send?.({ type: 'memory', rss, heapUsed })
+  })
+  process.send?.({ type: 'ready', url })
+}
+
+// ---------------------------------------------------------------------------------------------
+// the Rokt side: autocannon, then a settling pass, then the report
+
+interface Job { reference: string, key: string, attempts: number }
+
+async function main (): Promise<void> {
+  const amount = Number(process.argv[2] ?? 20_000)
+  const connections = Number(process.argv[3] ?? 32)
+  const self = fileURLToPath(import.meta.url)
+  const backendsChild = fork(self, ['backends'])
+  const serverChild = fork(self, ['server'], { execArgv: [...process.execArgv, '--expose-gc'] })
+  try {
+    const psp = await new Promise<{ url: string, destinationUrl: string }>(resolve => backendsChild.once('message', m => resolve(m as any)))
+    serverChild.send(psp)
+    const { url } = await new Promise<{ url: string }>(resolve => serverChild.once('message', m => resolve(m as any)))
+    const memory = (gc = false) => ask<{ rss: number, heapUsed: number }>(serverChild, { type: 'memory', gc })
+    const startMemory = await memory(true)
+
+    const token = mintToken({ secret: SECRET, issuer: ISSUER, audience: AUDIENCE, clientId: 'rokt', scope: 'payment-sharing', expiresInSeconds: 3600 })
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` }
+    const jobs = new Map<string, Job>()
+    const completed = new Set<string>()
+    const retries: Job[] = []
+    const statuses: Record<string, number> = {}
+    let sequence = 0
+    let responses = 0
+    const samples: Array<{ at: number, rss: number, heapUsed: number }> = []
+    const checkpoints = [0.1, 0.25, 0.5, 0.75].map(f => Math.floor(amount * f))
+
+    const started = performance.now()
+    const result = await autocannon({
+      url: url + PATH,
+      connections,
+      amount,
+      timeout: 10,
+      requests: [{
+        method: 'POST',
+        setupRequest: (req: any, context: any) => {
+          let job = retries.shift()
+          if (job === undefined) {
+            job = { reference: `SOAK_${++sequence}`, key: randomUUID(), attempts: 0 }
+            jobs.set(job.reference, job)
+          }
+          job.attempts++
+          context.job = job
+          return { ...req, headers: { ...headers, 'idempotency-key': job.key }, body: JSON.stringify({ partnerPaymentReference: job.reference, destination: DESTINATION }) }
+        },
+        onResponse: (status: number, _body: string, context: any) => {
+          statuses[status] = (statuses[status] ?? 0) + 1
+          if (status === 200) completed.add(context.job.reference)
+          else retries.push(context.job)
+          if (checkpoints.includes(++responses)) memory(true).then(m => { samples.push({ at: responses, ...m }) }, () => {})
+        }
+      }]
+    })
+    const seconds = (performance.now() - started) / 1000
+
+    // Settle: every reference not yet answered 200 is retried with its own key, faults off, as Rokt would.
+    await ask(backendsChild, { type: 'faults', on: false })
+    const client = new Agent()
+    let settled = 0
+    for (const job of jobs.values()) {
+      for (let attempt = 0; attempt < 20 && !completed.has(job.reference); attempt++) {
+        const res = await request(url + PATH, { method: 'POST', dispatcher: client, headers: { ...headers, 'idempotency-key': job.key }, body: JSON.stringify({ partnerPaymentReference: job.reference, destination: DESTINATION }) })
+        await res.body.dump()
+        if (res.statusCode === 200) {
+          completed.add(job.reference)
+          settled++
+        } else {
+          await new Promise(resolve => setTimeout(resolve, 250))
+        }
+      }
+    }
+    await client.close()
+    const endMemory = await memory(true)
+    const report = await ask<{ faults: Record<Fault, number>, forwards: Record<string, number> }>(backendsChild, { type: 'report' })
+
+    const ok200 = statuses[200] ?? 0
+    const forwarded = Object.values(report.forwards).reduce((a, b) => a + b, 0)
+    const duplicated = Object.values(report.forwards).filter(n => n > 1).length
+    const lost = [...completed].filter(r => report.forwards[r] === undefined).length
+    const unanswered = [...jobs.keys()].filter(r => !completed.has(r)).length
+    const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`
+    const faultTotal = Object.entries(report.faults).filter(([f]) => f !== 'none').reduce((a, [, n]) => a + n, 0)
+    const lines = [
+      `Command: npm run soak -- ${amount} ${connections}   (Node ${process.version}, ${new Date().toISOString().slice(0, 10)})`,
+      '',
+      `Requests sent by autocannon: ${result.requests.total} in ${seconds.toFixed(1)} s (${Math.round(result.requests.total / seconds)} req/s, ${connections} connections), ` +
+        `latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, errors ${result.errors}, timeouts ${result.timeouts}`,
+      `Statuses: ${Object.entries(statuses).sort().map(([s, n]) => `${s}: ${n}`).join(', ')}`,
+      `PSP calls through the fault proxy: ${Object.values(report.faults).reduce((a, b) => a + b, 0)}, faults injected: ${faultTotal} ` +
+        `(${Object.entries(report.faults).filter(([f]) => f !== 'none').map(([f, n]) => `${f} ${n}`).join(', ')})`,
+      `References: ${jobs.size} issued, ${completed.size} answered 200 (${settled} of them in the settling pass, faults off), ${unanswered} never answered`,
+      `Destination: ${forwarded} forwards (successful responses: ${ok200 + settled}) for ${Object.keys(report.forwards).length} references; duplicated: ${duplicated}; lost (200 without a forward): ${lost}`,
+      `Server RSS: start ${mb(startMemory.rss)}, ${samples.sort((a, b) => a.at - b.at).map(s => `after ${s.at} responses ${mb(s.rss)}`).join(', ')}, end ${mb(endMemory.rss)}`,
+      `Server heap used after GC: start ${mb(startMemory.heapUsed)}, ${samples.map(s => `after ${s.at} ${mb(s.heapUsed)}`).join(', ')}, end ${mb(endMemory.heapUsed)}`,
+      'The idempotency store keeps at most 10 000 completed responses (the default): the heap grows until it is full, then stays flat.'
+    ]
+    console.log(lines.join('\n'))
+    const ok = duplicated === 0 && lost === 0 && unanswered === 0 && forwarded === completed.size && ok200 + settled === completed.size
+    console.log(ok ? '\nOK: every reference forwarded exactly once, and answered 200 exactly once.' : '\nFAILED: see the counts above.')
+    process.exitCode = ok ? 0 : 1
+  } finally {
+    backendsChild.kill()
+    serverChild.kill()
+  }
+}
+
+const role = process.argv[2]
+if (role === 'backends') await backends()
+else if (role === 'server') await server()
+else await main()

@@ -1,0 +1,34 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { isRetryableBeforeSend } from './psp-http.ts'
+
+export interface RetryOptions {
+  /** Further attempts after the first; 0 for none. */
+  retries: number
+  /** The first pause, doubled each time, with jitter, ms. */
+  baseDelayMs: number
+  /** Stops the retries (the app is closing). */
+  signal: AbortSignal
+}
+
+/**
+ * Runs `attempt` again only while it fails before its request was sent (connection refused,
+ * connect timeout, DNS), so a retry can never send a card twice.
+ */
+export async function retryBeforeSend<T> (attempt: () => Promise<T>, options: RetryOptions): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await attempt()
+    } catch (err) {
+      if (i >= options.retries || !isRetryableBeforeSend(err)) throw err
+      const pause = options.baseDelayMs * 2 ** i * (0.5 + Math.random() / 2)
+      await sleep(pause, undefined, { signal: options.signal }).catch(() => { throw err })
+    }
+  }
+}
+
+/** Checks the connectRetries and connectRetryDelayMs options. */
+export function retryOptions (retries = 2, baseDelayMs = 100): Omit<RetryOptions, 'signal'> {
+  if (!Number.isInteger(retries) || retries < 0 || retries > 5) throw new Error('connectRetries: must be an integer from 0 to 5')
+  if (!Number.isInteger(baseDelayMs) || baseDelayMs < 1 || baseDelayMs > 10_000) throw new Error('connectRetryDelayMs: must be an integer from 1 to 10000 (ms)')
+  return { retries, baseDelayMs }
+}

@@ -1,0 +1,57 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { ShuttingDownError } from './errors.ts'
+import type { PspFailure } from './psp-http.ts'
+
+function shuttingDown (outcome: 'not_sent' | 'unknown', cause?: unknown): PspFailure {
+  return Object.assign(new ShuttingDownError({ cause }), { reason: 'shutdown', outcome, retryAfter: 1 })
+}
+
+/**
+ * Graceful shutdown for the route: from preClose on, new requests get 503; forwards in progress
+ * have `graceMs` to finish (their answers are delivered: Fastify waits for them), then the rest
+ * are aborted so the app can close. An aborted forward fails with outcome `unknown` (the PSP may
+ * have acted), never a plain failure.
+ */
+export function createShutdown (fastify: FastifyInstance, graceMs = 8000) {
+  if (!Number.isInteger(graceMs) || graceMs < 0) throw new Error('shutdownGraceMs: must be a non-negative integer (ms)')
+  let closing = false
+  let abandoning = false
+  const inFlight = new Map<AbortController, Promise<unknown>>()
+
+  fastify.addHook('preClose', async () => {
+    closing = true
+    const settled = Promise.allSettled(inFlight.values())
+    const grace = new AbortController()
+    await Promise.race([settled, sleep(graceMs, undefined, { signal: grace.signal }).catch(() => {})])
+    grace.abort()
+    abandoning = true
+    for (const controller of inFlight.keys()) controller.abort()
+    await settled
+  })
+
+  /** onRequest: once closing, refuse before any other work (also when the host turned off return503OnClosing). */
+  async function refuseWhenClosing (_request: unknown, reply: FastifyReply): Promise<void> {
+    if (closing) {
+      reply.header('connection', 'close')
+      throw shuttingDown('not_sent')
+    }
+  }
+
+  /** Runs a forward that shutdown may abort through `signal`. */
+  async function track<T> (work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    // A request that reached this point after the grace (a slow vault lookup) must not start a forward.
+    if (abandoning) throw shuttingDown('not_sent')
+    const controller = new AbortController()
+    const done = work(controller.signal)
+    inFlight.set(controller, done)
+    try {
+      return await done.finally(() => inFlight.delete(controller))
+    } catch (err) {
+      if (!controller.signal.aborted) throw err
+      throw shuttingDown((err as PspFailure).outcome === 'not_sent' ? 'not_sent' : 'unknown', err)
+    }
+  }
+
+  return { refuseWhenClosing, track }
+}
