@@ -1,16 +1,20 @@
 /** Helpers every adapter uses to turn a PSP's relayed destination answer into the route's response. */
 
-/** Header names lower-cased; PSPs that give arrays (Checkout.com) or name/value lists (Stripe) are flattened. */
+/** Hop-by-hop headers describe the PSP's connection to the destination, not the answer (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade'])
+
+/**
+ * Header names lower-cased, hop-by-hop headers dropped; PSPs that give arrays (Checkout.com) or
+ * name/value lists (Stripe) are flattened.
+ */
 export function headerMap (headers: unknown): Record<string, string> {
   const out: Record<string, string> = {}
-  if (Array.isArray(headers)) {
-    for (const h of headers) {
-      if (h !== null && typeof h === 'object' && typeof h.name === 'string') out[h.name.toLowerCase()] = String(h.value)
-    }
-  } else if (headers !== null && typeof headers === 'object') {
-    for (const [name, value] of Object.entries(headers)) {
-      out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
-    }
+  const entries: Array<[unknown, unknown]> = Array.isArray(headers)
+    ? headers.map(h => [h?.name, h?.value])
+    : Object.entries(headers !== null && typeof headers === 'object' ? headers : {})
+  for (const [name, value] of entries) {
+    if (typeof name !== 'string' || HOP_BY_HOP.has(name.toLowerCase())) continue
+    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
   }
   return out
 }

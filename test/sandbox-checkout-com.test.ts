@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
 import { request } from 'undici'
 import {
@@ -8,32 +9,27 @@ import {
   CHECKOUT_COM_TEST_TOKEN,
   startCheckoutComSimulator
 } from '../lib/sandbox/checkout-com.ts'
+import { startFakeDestination, type DestinationResponse } from '../lib/sandbox/destination.ts'
 import { listen } from '../lib/sandbox/server.ts'
 import { TEST_CARDS } from '../lib/sandbox/test-cards.ts'
 
-interface Received { method: string, url: string, headers: Record<string, unknown>, body: string }
-
-/** A fake destination: records what it got; /bad answers 400, /slow waits, /text answers text. */
+/**
+ * The fake Rokt destination, answering by path: /bad a 400, /slow after 1.5 s, /text plain text,
+ * /cookies two Set-Cookie headers, anything else the default tokenized JSON.
+ */
 async function startDestination (t: Test) {
-  const received: Received[] = []
-  const app = Fastify({ logger: false })
-  app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body))
-  app.route({
-    method: ['GET', 'POST', 'PUT'],
-    url: '/*',
-    handler: async (req, reply) => {
-      received.push({ method: req.method, url: req.url, headers: req.headers, body: (req.body as string | undefined) ?? '' })
-      if (req.url === '/bad') return reply.code(400).send({ error: 'card_declined' })
-      if (req.url === '/slow') await new Promise(resolve => setTimeout(resolve, 1500))
-      if (req.url === '/text') return reply.type('text/plain').send('plain answer')
-      if (req.url === '/cookies') return reply.header('set-cookie', ['a=1', 'b=2']).send({ received: true })
-      return reply.header('x-destination', 'rokt').send({ received: true })
+  const dest = await startFakeDestination({
+    response: async (received): Promise<DestinationResponse> => {
+      if (received.path === '/bad') return { status: 400, body: { error: 'card_declined' } }
+      if (received.path === '/slow') await sleep(1500)
+      if (received.path === '/text') return { status: 200, headers: { 'content-type': 'text/plain' }, body: 'plain answer' }
+      // Fastify sends an array value as repeated headers; DestinationResponse types it as a string.
+      if (received.path === '/cookies') return { status: 200, headers: { 'set-cookie': ['a=1', 'b=2'] as unknown as string }, body: { received: true } }
+      return { status: 200, headers: { 'x-destination': 'rokt' }, body: { received: true } }
     }
   })
-  const server = await listen(app)
-  t.teardown(() => server.close())
-  return { url: server.url, received }
+  t.teardown(() => dest.close())
+  return { url: dest.baseUrl, received: dest.received }
 }
 
 async function startSim (t: Test, options: Parameters<typeof startCheckoutComSimulator>[0] = {}) {
@@ -112,10 +108,11 @@ t.test('forwards the vaulted card into the destination request and relays the an
   t.equal(dest.received.length, 1)
   const got = dest.received[0]
   t.equal(got.method, 'POST')
+  t.equal(got.path, '/ok')
   t.equal(got.headers['x-api-key'], 'rokt-key')
   t.equal(got.headers['x-holder'], 'Jenny Rosen', 'raw header values are filled too')
   const card = TEST_CARDS.visa
-  t.same(JSON.parse(got.body), {
+  t.same(got.body, {
     number: card.number,
     month: '12',
     mm: '12',
@@ -142,7 +139,7 @@ t.test('single-digit month, two-digit MM, line2, and JSON escaping of card value
   const sim = await startSim(t, { sources: { [SRC.mastercard]: odd } })
   const res = await post(sim.url, forwardBody(dest.url + '/ok', { source: { type: 'id', id: SRC.mastercard } }))
   t.equal(res.status, 200)
-  const body = JSON.parse(dest.received[0].body)
+  const body = dest.received[0].body as Record<string, string>
   t.equal(body.month, '3')
   t.equal(body.mm, '03')
   t.equal(body.yy, '30')
@@ -156,7 +153,7 @@ t.test('missing billing fields fill as empty strings; repeated response headers 
   const res = await post(sim.url, forwardBody(dest.url + '/cookies'))
   t.equal(res.status, 200)
   t.same(res.json.destination_response.headers['Set-Cookie'], ['a=1, b=2'])
-  const body = JSON.parse(dest.received[0].body)
+  const body = dest.received[0].body as Record<string, string>
   t.same([body.line1, body.line2, body.city, body.state, body.zip, body.country], ['', '', '', '', '', ''])
   t.equal(body.number, TEST_CARDS.visa.number)
 })
@@ -313,7 +310,7 @@ t.test('{{card_cvv}} needs a cvv_token for a stored instrument; a card token car
 
   const withToken = await post(sim.url, forwardBody(dest.url + '/ok', { body, source: { type: 'id', id: SRC.visa, cvv_token: CHECKOUT_COM_TEST_CVV_TOKEN } }))
   t.equal(withToken.status, 200)
-  t.same(JSON.parse(dest.received[0].body), { cvv: '100', number: TEST_CARDS.visa.number })
+  t.same(dest.received[0].body, { cvv: '100', number: TEST_CARDS.visa.number })
 
   const unknownToken = await post(sim.url, forwardBody(dest.url + '/ok', { body, source: { type: 'id', id: SRC.visa, cvv_token: 'tok_' + 'q'.repeat(26) } }))
   t.equal(unknownToken.status, 422)
@@ -321,7 +318,7 @@ t.test('{{card_cvv}} needs a cvv_token for a stored instrument; a card token car
 
   const cardToken = await post(sim.url, forwardBody(dest.url + '/ok', { body, source: { type: 'token', token: CHECKOUT_COM_TEST_TOKEN } }))
   t.equal(cardToken.status, 200)
-  t.same(JSON.parse(dest.received[1].body), { cvv: TEST_CARDS.visaWithCvc.cvc, number: TEST_CARDS.visaWithCvc.number })
+  t.same(dest.received[1].body, { cvv: TEST_CARDS.visaWithCvc.cvc, number: TEST_CARDS.visaWithCvc.number })
   t.equal(dest.received.length, 2)
 })
 

@@ -35,6 +35,13 @@ const STORED_PAYMENT_METHOD_ID = /^[A-Za-z0-9]{1,64}$/
 const SHOPPER_REFERENCE = /^[\x20-\x7E]{3,256}$/
 const LIVE_PREFIX = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/
 const HEADER_VALUE = /^[\x21-\x7E]+$/
+/**
+ * Adyen substitutes `{{...}}` anywhere in the body text, so a vault value such as "{{number}}" would become
+ * the PAN. Braces in vault values travel as JSON escapes (\u007b, \u007d): Adyen sees no placeholder and the
+ * destination's JSON parser restores the exact value. These private-use marks stand in for them while rendering.
+ */
+const OPEN = '\uE000'
+const CLOSE = '\uE001'
 
 interface AdyenDestination {
   baseUrl: string
@@ -68,7 +75,9 @@ export function adyen (options: AdyenOptions): PspAdapter<AdyenVaultRecord> {
   const prepared = new Map<string, AdyenDestination>()
 
   function render (destination: PreparedDestination, address: BillingAddress | undefined): string {
-    return JSON.stringify(renderTemplate(destination.template, destination.slots, token => isCardToken(token) ? PLACEHOLDER[token] : billingValue(token, address)))
+    const json = JSON.stringify(renderTemplate(destination.template, destination.slots, token =>
+      isCardToken(token) ? PLACEHOLDER[token] : billingValue(token, address).replaceAll('{', OPEN).replaceAll('}', CLOSE)))
+    return json.replaceAll(OPEN, '\\u007b').replaceAll(CLOSE, '\\u007d')
   }
 
   function prepareDestination (destination: PreparedDestination): void {

@@ -24,7 +24,7 @@ export const CHECKOUT_COM_TEST_SOURCES = {
   visaWithCvc: 'src_vc2nw6jk3pqz7xbt4mrh5ylfda'
 } as const
 
-/** A card token (`tok_`, type "token" source), holding the Visa test card with its CVC. */
+/** A card token (`tok_`, type "token" source) holding TEST_CARDS.visaWithCvc, CVC included. */
 export const CHECKOUT_COM_TEST_TOKEN = 'tok_ubfj2q76miwundwlk72vxt23zm'
 
 /** A CVV token (Frames tokenises the CVV alone) for `source.cvv_token`. */
@@ -43,22 +43,22 @@ export interface CheckoutComSimulatorOptions {
   port?: number
 }
 
-export interface RecordedRequest {
+export interface CheckoutComRecordedRequest {
   method: string
   path: string
   headers: Record<string, string | string[] | undefined>
   body: unknown
 }
 
-export interface SimulatorRecorder {
+export interface CheckoutComRecorder {
   /** Every request that reached the simulator, in order. */
-  readonly requests: RecordedRequest[]
+  readonly requests: CheckoutComRecordedRequest[]
   readonly calls: number
 }
 
-export type CheckoutComSimulatorApp = FastifyInstance & { recorder: SimulatorRecorder }
+export type CheckoutComSimulatorApp = FastifyInstance & { recorder: CheckoutComRecorder }
 
-export interface RunningCheckoutComSimulator extends SimulatorRecorder {
+export interface CheckoutComSimulator extends CheckoutComRecorder {
   url: string
   close: () => Promise<void>
 }
@@ -253,15 +253,15 @@ export function buildCheckoutComSimulator (options: CheckoutComSimulatorOptions 
   const forwards = new Map<string, StoredForward>()
   /** Cko-Idempotency-Key -> the first 2xx answer; 'pending' while the first request runs. */
   const idempotency = new Map<string, { status: number, body: unknown } | 'pending'>()
-  const requests: RecordedRequest[] = []
-  const recorder: SimulatorRecorder = { requests, get calls () { return requests.length } }
+  const requests: CheckoutComRecordedRequest[] = []
+  const recorder: CheckoutComRecorder = { requests, get calls () { return requests.length } }
 
   const app = Object.assign(Fastify({ logger: false }), { recorder })
   app.addHook('onClose', async () => { await caller.close() })
 
-  const entries = new WeakMap<FastifyRequest, RecordedRequest>()
+  const entries = new WeakMap<FastifyRequest, CheckoutComRecordedRequest>()
   app.addHook('onRequest', async (request, reply) => {
-    const entry: RecordedRequest = { method: request.method, path: request.url, headers: { ...request.headers }, body: undefined }
+    const entry: CheckoutComRecordedRequest = { method: request.method, path: request.url, headers: { ...request.headers }, body: undefined }
     requests.push(entry)
     entries.set(request, entry)
     reply.header('cko-request-id', forwardId())
@@ -269,7 +269,7 @@ export function buildCheckoutComSimulator (options: CheckoutComSimulatorOptions 
     if (!authorized(request.headers.authorization, secretKey)) return reply.code(401).send()
   })
   app.addHook('preHandler', async (request) => {
-    (entries.get(request) as RecordedRequest).body = request.body
+    (entries.get(request) as CheckoutComRecordedRequest).body = request.body
   })
 
   app.setErrorHandler((err: { statusCode?: number }, _request, reply) => {
@@ -376,7 +376,7 @@ export function buildCheckoutComSimulator (options: CheckoutComSimulatorOptions 
 }
 
 /** Starts the simulator on 127.0.0.1. */
-export async function startCheckoutComSimulator (options: CheckoutComSimulatorOptions = {}): Promise<RunningCheckoutComSimulator> {
+export async function startCheckoutComSimulator (options: CheckoutComSimulatorOptions = {}): Promise<CheckoutComSimulator> {
   const app = buildCheckoutComSimulator(options)
   const { url, close } = await listen(app, options.port)
   const { recorder } = app

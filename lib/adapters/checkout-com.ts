@@ -1,0 +1,145 @@
+import type { Dispatcher } from 'undici'
+import type { CanonicalToken, CheckoutComVaultRecord, ForwardInput, ForwardResult, PreparedDestination, PspAdapter } from '../../types/index.ts'
+import { isLoopback } from '../auth.ts'
+import { PspError, safeCode } from '../errors.ts'
+import { createPspClient, type PspTimeouts } from '../psp-http.ts'
+import { destinationBody, headerMap } from '../relay.ts'
+import { renderTemplate } from '../template.ts'
+
+export interface CheckoutComOptions {
+  /** A secret API key (`sk_sbox_…`, `sk_…`, or a previous-platform `sk_test_<uuid>` / `sk_<uuid>`) with Forward API access. */
+  secretKey: string
+  environment: 'sandbox' | 'production'
+  /** Overrides the environment's forward host (the sandbox simulator's URL in tests). */
+  baseUrl?: string
+  /** `pc_…`: the processing channel the forward is billed to. */
+  processingChannelId?: string
+  timeouts?: PspTimeouts
+  dispatcher?: Dispatcher
+}
+
+/** The Forward API hosts (checkout-sdk-node src/config.js FORWARD_SANDBOX_URL / FORWARD_LIVE_URL). */
+export const CHECKOUT_COM_FORWARD_URLS = {
+  sandbox: 'https://forward.sandbox.checkout.com',
+  production: 'https://forward.checkout.com'
+} as const
+
+/** Checkout.com's limits on `destination_request.body` and `.url` (checkout-sdk-go forward/forward.go). */
+export const CHECKOUT_COM_MAX_BODY = 16_384
+const MAX_URL = 1024
+
+const NAME = 'checkout.com'
+const PLACEHOLDER: Record<CanonicalToken, string> = {
+  'card.number': '{{card_number}}',
+  'card.expMonth': '{{card_expiry_month_mm}}',
+  'card.expYear': '{{card_expiry_year_yyyy}}',
+  'card.holderName': '{{cardholder_name}}',
+  // {{card_cvv}} needs a cvv_token collected from the shopper now; a stored instrument keeps no CVV.
+  'card.cvc': '',
+  'billing.line1': '{{billing_address_line1}}',
+  'billing.line2': '{{billing_address_line2}}',
+  'billing.city': '{{billing_address_city}}',
+  'billing.state': '{{billing_address_state}}',
+  'billing.postalCode': '{{billing_address_zip}}',
+  'billing.country': '{{billing_address_country}}'
+}
+
+// Key shapes as checkout-sdk-node (src/config.js) tells them apart.
+const NAS_KEY = /^sk_(?:sbox_)?[a-z2-7]{26}[a-z2-7*#$=]$/
+const SANDBOX_KEY = /^sk_(?:sbox|test)_/
+const LIVE_KEY = /^sk_(?:[a-z2-7]{26}[a-z2-7*#$=]|\w{8}-\w{4}-\w{4}-\w{4}-\w{12})$/
+const KEY = /^(?:Bearer )?[\x21-\x7E]{8,512}$/
+const PROCESSING_CHANNEL = /^pc_\w{26}$/
+const SOURCE_ID = /^src_[a-z0-9]{1,64}$/i
+
+/** As checkout-sdk-node sends a static key: NAS keys as `Bearer sk_…`, previous-platform keys bare. */
+export function checkoutComAuthorization (secretKey: string): string {
+  return NAS_KEY.test(secretKey) ? `Bearer ${secretKey}` : secretKey
+}
+
+/** Checkout.com Forward API: POST /forward, the stored instrument's `{{…}}` placeholders in a string body. */
+export function checkoutCom (options: CheckoutComOptions): PspAdapter<CheckoutComVaultRecord> {
+  if (options === null || typeof options !== 'object') throw new Error(`${NAME}: options are required`)
+  if (typeof options.secretKey !== 'string' || !KEY.test(options.secretKey)) throw new Error(`${NAME}: secretKey is required (a Checkout.com secret API key)`)
+  if (options.environment !== 'sandbox' && options.environment !== 'production') throw new Error(`${NAME}: environment must be 'sandbox' or 'production'`)
+  if (options.environment === 'production' && SANDBOX_KEY.test(options.secretKey)) throw new Error(`${NAME}: secretKey is a sandbox key but environment is 'production'`)
+  if (options.environment === 'sandbox' && LIVE_KEY.test(options.secretKey)) throw new Error(`${NAME}: secretKey is a live key but environment is 'sandbox'`)
+  if (options.processingChannelId !== undefined && (typeof options.processingChannelId !== 'string' || !PROCESSING_CHANNEL.test(options.processingChannelId))) {
+    throw new Error(`${NAME}: processingChannelId must be a processing channel id (pc_ and 26 characters)`)
+  }
+  const baseUrl = options.baseUrl ?? CHECKOUT_COM_FORWARD_URLS[options.environment]
+  const base = URL.parse(baseUrl)
+  if (base === null || (base.protocol !== 'https:' && !isLoopback(base))) throw new Error(`${NAME}: baseUrl must be an https URL (or http on a loopback address)`)
+
+  const client = createPspClient({ psp: NAME, baseUrl, timeouts: options.timeouts, dispatcher: options.dispatcher })
+  const auth = { authorization: checkoutComAuthorization(options.secretKey), 'content-type': 'application/json' }
+  const tail = options.processingChannelId === undefined ? '}' : `,"processing_channel_id":${JSON.stringify(options.processingChannelId)}}`
+  /** Destination id -> its `destination_request`, already JSON: the request path only adds the source. */
+  const prepared = new Map<string, string>()
+
+  function prepareDestination (destination: PreparedDestination): string {
+    const where = `destination ${destination.id}`
+    for (const { token } of destination.slots) {
+      if (!Object.hasOwn(PLACEHOLDER, token)) throw new Error(`${NAME}: cannot fill {{${token}}} for ${where}`)
+    }
+    if (destination.url.length > MAX_URL) throw new Error(`${NAME}: the url of ${where} is longer than ${MAX_URL} characters, Checkout.com's limit`)
+    // Checkout.com reads any {{…}} in the body or a raw header value as a placeholder: only ours may be there.
+    const bare = JSON.stringify(renderTemplate(destination.template, destination.slots, () => ''))
+    if (bare.includes('{{')) throw new Error(`${NAME}: the body of ${where} contains "{{" outside a token`)
+    const raw: Record<string, string> = { ...destination.headers }
+    for (const [name, value] of Object.entries(raw)) {
+      if (value.includes('{{')) throw new Error(`${NAME}: header ${name} of ${where} contains "{{", which Checkout.com would read as a placeholder`)
+    }
+    if (!Object.keys(raw).some(name => name.toLowerCase() === 'content-type')) raw['Content-Type'] = 'application/json'
+    const body = JSON.stringify(renderTemplate(destination.template, destination.slots, token => PLACEHOLDER[token]))
+    if (body.length > CHECKOUT_COM_MAX_BODY) {
+      throw new Error(`${NAME}: the body of ${where} is ${body.length} characters; Checkout.com accepts at most ${CHECKOUT_COM_MAX_BODY}`)
+    }
+    const json = JSON.stringify({ url: destination.url, method: 'POST', headers: { raw }, body })
+    prepared.set(destination.id, json)
+    return json
+  }
+
+  async function forward ({ record, destination, idempotencyKey, signal }: ForwardInput<CheckoutComVaultRecord>): Promise<ForwardResult> {
+    const destinationRequest = prepared.get(destination.id) ?? prepareDestination(destination)
+    // Every fragment is JSON.stringify output: no untrusted value is concatenated raw.
+    const payload = `{"source":${JSON.stringify({ type: 'id', id: record.sourceId })},"destination_request":${destinationRequest}${tail}`
+    const headers: Record<string, string> = { ...auth }
+    if (idempotencyKey !== undefined) headers['cko-idempotency-key'] = idempotencyKey
+    const res = await client.post('/forward', { headers, body: payload, signal })
+    const envelope = res.body as any
+    if (res.statusCode < 200 || res.statusCode > 299) throw new PspError(NAME, errorCode(res.statusCode, envelope))
+    const response = envelope?.destination_response
+    if (response === null || typeof response !== 'object' || !Number.isInteger(response.status)) {
+      // destination_response is "optional: present if the forward request completed successfully".
+      // Without it the destination never answered (unreachable, timed out): say so, not "garbage".
+      const forwardedButUnanswered = response === undefined && typeof envelope?.request_id === 'string'
+      throw new PspError(NAME, forwardedButUnanswered ? 'no_destination_response' : 'invalid_response')
+    }
+    const relayed = headerMap(response.headers)
+    return {
+      status: response.status,
+      headers: relayed,
+      body: destinationBody(response.body, relayed),
+      // Checkout.com reports no duration of its own: the whole /forward call, measured here.
+      requestTime: res.durationMs,
+      pspBody: envelope
+    }
+  }
+
+  return {
+    name: NAME,
+    prepareDestination: (destination) => { prepareDestination(destination) },
+    isRecord: (record): record is any => typeof record.sourceId === 'string' && SOURCE_ID.test(record.sourceId),
+    forward,
+    close: () => client.close()
+  }
+}
+
+/** Checkout.com's envelope `{ request_id, error_type, error_codes: [...] }`: the first code, else the type, else the status. */
+function errorCode (status: number, envelope: any): string {
+  const first = Array.isArray(envelope?.error_codes) ? envelope.error_codes[0] : undefined
+  if (typeof first === 'string') return safeCode(first)
+  if (typeof envelope?.error_type === 'string') return safeCode(envelope.error_type)
+  return `http_${status}`
+}
