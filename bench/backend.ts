@@ -3,7 +3,7 @@ import { startFakeDestination } from '../lib/sandbox/destination.ts'
 import { listen } from '../lib/sandbox/server.ts'
 import { buildStripeSimulator, startStripeSimulator, STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
 import { mintToken } from '../lib/sandbox/tokens.ts'
-import { serveCommands } from './child.ts'
+import { serveCommands, serverProbe } from './child.ts'
 import { buildPluginApp } from './plugin-app.ts'
 import { AUDIENCE, FORWARD_PATH, ISSUER, REQUEST_BODY, ROKT_API_KEY, ROUTE, SCOPE } from './shared.ts'
 
@@ -25,7 +25,8 @@ simulator.server.on('request', () => { requests++ })
 const { url: simUrl } = await listen(simulator)
 
 serveCommands({ simUrl, destinationUrl: destination.url, stripeForm, stripeApiKey: STRIPE_SANDBOX_API_KEY }, {
-  stats: () => ({ connections, requests, rss: process.memoryUsage().rss })
+  ...serverProbe(),
+  stats: () => ({ connections, requests })
 }, async () => {
   await simulator.close()
   await destination.close()

@@ -6,25 +6,26 @@ export interface LoadOptions {
   body: string
   connections: number
   durationSeconds: number
+  /** Authorization values to cycle through, one per request (instead of the one in `headers`). */
+  authorizations?: string[]
 }
 
-export interface LoadResult {
-  requests: number
-  rps: number
-  /** Latencies in ms, from every response (autocannon's own histogram keeps whole ms and 2xx only). */
-  p50: number
-  p97_5: number
-  p99: number
-  mean: number
+export interface LoadRun {
+  /** Every response's latency in ms (autocannon's own histogram keeps whole ms, and 2xx only). */
+  latencies: number[]
+  seconds: number
   statuses: Record<string, number>
   errors: number
   timeouts: number
+  /** CPU the load generator (this process) spent */
+  cpuMicros: number
 }
 
 /** One autocannon run, POSTing the same request over `connections` keep-alive connections. */
-export function runLoad (options: LoadOptions): Promise<LoadResult> {
+export function runLoad (options: LoadOptions): Promise<LoadRun> {
   const latencies: number[] = []
   const started = performance.now()
+  const cpu = process.cpuUsage()
   return new Promise((resolve, reject) => {
     const tracker = autocannon({
       url: options.url,
@@ -33,30 +34,38 @@ export function runLoad (options: LoadOptions): Promise<LoadResult> {
       body: options.body,
       connections: options.connections,
       duration: options.durationSeconds,
-      pipelining: 1
+      pipelining: 1,
+      ...(options.authorizations === undefined ? {} : { requests: [{ setupRequest: cycle(options.authorizations) }] })
     }, (err, result) => {
       if (err !== null) return reject(err)
-      const seconds = (performance.now() - started) / 1000
-      const sorted = Float64Array.from(latencies).sort()
+      const used = process.cpuUsage(cpu)
       const statuses: Record<string, number> = {}
       for (const [code, { count }] of Object.entries(result.statusCodeStats)) statuses[code] = count
       resolve({
-        requests: sorted.length,
-        rps: sorted.length / seconds,
-        p50: percentile(sorted, 0.5),
-        p97_5: percentile(sorted, 0.975),
-        p99: percentile(sorted, 0.99),
-        mean: sorted.reduce((a, b) => a + b, 0) / Math.max(sorted.length, 1),
+        latencies,
+        seconds: (performance.now() - started) / 1000,
         statuses,
         errors: result.errors,
-        timeouts: result.timeouts
+        timeouts: result.timeouts,
+        cpuMicros: used.user + used.system
       })
     })
     tracker.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => { latencies.push(ms) })
   })
 }
 
-export function percentile (sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return NaN
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]
+function cycle (authorizations: string[]) {
+  let next = 0
+  return (request: { headers: Record<string, string> }) => {
+    request.headers.authorization = authorizations[next++ % authorizations.length]
+    return request
+  }
+}
+
+export interface LatencySummary { p50: number, p97_5: number, p99: number, mean: number }
+
+export function summariseLatencies (latencies: number[]): LatencySummary {
+  const sorted = Float64Array.from(latencies).sort()
+  const at = (q: number) => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]
+  return { p50: at(0.5), p97_5: at(0.975), p99: at(0.99), mean: sorted.reduce((a, b) => a + b, 0) / Math.max(sorted.length, 1) }
 }

@@ -26,11 +26,13 @@ export interface ProfileSummary {
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
+export interface ClockWindow { from: number, to: number }
+
 /**
  * Top self-time functions and owners of a CPU profile, idle time excluded, counting only the
- * samples taken within `window` (µs of the monotonic clock the profile's timestamps use).
+ * samples taken within `windows` (µs of the monotonic clock the profile's timestamps use).
  */
-export function summariseProfile (file: string, window: { from: number, to: number }, top = 15): ProfileSummary {
+export function summariseProfile (file: string, windows: ClockWindow[], top = 15): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
   const frames = new Map(profile.nodes.map(n => [n.id, n.callFrame]))
   const byFunction = new Map<string, number>()
@@ -41,7 +43,7 @@ export function summariseProfile (file: string, window: { from: number, to: numb
     const frame = frames.get(id)
     const micros = profile.timeDeltas[i] ?? 0
     at += micros
-    if (at < window.from || at > window.to || frame === undefined || frame.functionName === '(idle)') return
+    if (!windows.some(w => at >= w.from && at <= w.to) || frame === undefined || frame.functionName === '(idle)') return
     busy += micros
     const where = shortUrl(frame.url)
     // tsx-compiled files have no useful line numbers: name them by file.

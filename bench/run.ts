@@ -1,24 +1,36 @@
+import { randomUUID } from 'node:crypto'
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { generateTestKeys, mintToken, type TestKeyPair } from '../lib/sandbox/tokens.ts'
-import { runLoad, type LoadOptions } from './load.ts'
+import { createSigner } from 'fast-jwt'
+import { generateTestKeys, type TestKeyPair } from '../lib/sandbox/tokens.ts'
+import { runLoad, summariseLatencies, type LoadOptions, type LoadRun } from './load.ts'
 import { startChild, type BenchChild } from './processes.ts'
-import { summariseProfile, type ProfileSummary } from './profile.ts'
+import { summariseProfile, type ClockWindow, type ProfileSummary } from './profile.ts'
 import { AUDIENCE, CONFIG_ENV, ISSUER, REQUEST_BODY, ROUTE, SCOPE, type ServerConfig } from './shared.ts'
 
 /**
- * `npm run bench`: each workload gets a fresh server under test and a fresh backend (Stripe
- * simulator + fake destination), each in its own process; this process is the load generator.
+ * `npm run bench`. This process generates the load (autocannon); each workload's server under
+ * test runs in a process of its own; one backend process runs the Stripe simulator and the fake
+ * destination. Whatever else runs on the machine changes over time, so the workloads are measured
+ * in interleaved slices (round-robin over `--rounds`) and every ratio compares figures taken side
+ * by side.
  */
 
-const USAGE = `npm run bench -- [--duration s] [--warmup s] [--connections n] [--only name,...] [--long] [--long-duration s] [--profile]
-  env: BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_ONLY, BENCH_LONG=1, BENCH_LONG_DURATION, BENCH_PROFILE=1`
+const USAGE = `npm run bench -- [--duration s] [--rounds n] [--warmup s] [--connections n] [--only name,...] [--long] [--long-duration s] [--profile]
+  --duration    measured seconds per workload, split into --rounds interleaved slices (default 10, 5)
+  --warmup      seconds of load per server before measuring (default 3)
+  --connections concurrent keep-alive connections of the load generator (default 32)
+  --only        a comma-separated subset of: ${'full-rs256,full-rs256-fresh,full-es256,baseline,express,reject-token,reject-ip'}
+  --long        also load one plugin server for --long-duration seconds (default 60) and compare its RSS at 10 s and at the end
+  --profile     run the servers under node --cpu-prof and summarise the measured slices (figures inflated; written to bench/profiles/)
+  env: BENCH_DURATION, BENCH_ROUNDS, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_ONLY, BENCH_LONG=1, BENCH_LONG_DURATION, BENCH_PROFILE=1`
 
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', short: 'd' },
+    rounds: { type: 'string', short: 'r' },
     warmup: { type: 'string', short: 'w' },
     connections: { type: 'string', short: 'c' },
     only: { type: 'string' },
@@ -35,8 +47,9 @@ if (values.help === true) {
 const env = process.env
 const settings = {
   durationSeconds: positive('duration', values.duration ?? env.BENCH_DURATION, 10),
+  rounds: Math.round(positive('rounds', values.rounds ?? env.BENCH_ROUNDS, 5)),
   warmupSeconds: positive('warmup', values.warmup ?? env.BENCH_WARMUP, 3),
-  connections: positive('connections', values.connections ?? env.BENCH_CONNECTIONS, 32),
+  connections: Math.round(positive('connections', values.connections ?? env.BENCH_CONNECTIONS, 32)),
   long: values.long === true || env.BENCH_LONG === '1',
   longDurationSeconds: positive('long-duration', values['long-duration'] ?? env.BENCH_LONG_DURATION, 60),
   profile: values.profile === true || env.BENCH_PROFILE === '1'
@@ -49,30 +62,51 @@ const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 const PROFILE_DIR = `${BENCH_DIR}profiles`
 const OUT = settings.profile ? `${PROFILE_DIR}/results.json` : `${BENCH_DIR}results.json`
 const ALLOW_LOOPBACK = ['127.0.0.1/32']
+/** More than a verified-token cache is likely to hold, so a cycle through them always misses. */
+const DISTINCT_TOKENS = 2000
 
 interface Workload {
   name: string
   label: string
   server: 'plugin' | 'baseline' | 'express'
   alg: 'RS256' | 'ES256'
-  /** Sign the token with a key the server does not know. */
+  /** Tokens signed with a key the server does not know. */
   forged?: boolean
+  /** A different token on every request (cycling through DISTINCT_TOKENS): no verified-token cache can help. */
+  distinct?: boolean
   allowedIps?: string[]
   expect: number
 }
 
 const WORKLOADS: Workload[] = [
-  { name: 'full-rs256', label: 'plugin full route, RS256 token', server: 'plugin', alg: 'RS256', expect: 200 },
-  { name: 'full-es256', label: 'plugin full route, ES256 token', server: 'plugin', alg: 'ES256', expect: 200 },
+  { name: 'full-rs256', label: 'plugin full route, one RS256 token reused', server: 'plugin', alg: 'RS256', expect: 200 },
+  { name: 'full-rs256-fresh', label: `plugin full route, ${DISTINCT_TOKENS} distinct RS256 tokens`, server: 'plugin', alg: 'RS256', distinct: true, expect: 200 },
+  { name: 'full-es256', label: 'plugin full route, one ES256 token reused', server: 'plugin', alg: 'ES256', expect: 200 },
   { name: 'baseline', label: 'bare Fastify route + the same undici call', server: 'baseline', alg: 'RS256', expect: 200 },
   { name: 'express', label: 'hand-rolled Express 5 + jsonwebtoken + fetch', server: 'express', alg: 'RS256', expect: 200 },
-  { name: 'reject-token', label: 'plugin, forged RS256 token -> 401', server: 'plugin', alg: 'RS256', forged: true, expect: 401 },
+  { name: 'reject-token', label: `plugin, ${DISTINCT_TOKENS} distinct forged RS256 tokens -> 401`, server: 'plugin', alg: 'RS256', forged: true, distinct: true, expect: 401 },
   { name: 'reject-ip', label: 'plugin, client IP not allowed -> 403', server: 'plugin', alg: 'RS256', allowedIps: ['203.0.113.0/24'], expect: 403 }
 ]
-const LONG: Workload = { ...WORKLOADS[0], name: 'full-rs256-long', label: `plugin full route, RS256, ${settings.longDurationSeconds} s` }
+const LONG: Workload = { ...WORKLOADS[0], name: 'full-rs256-long' }
 
 const keys: Record<Workload['alg'], TestKeyPair> = { RS256: generateTestKeys('RS256', 'rokt-rsa-1'), ES256: generateTestKeys('ES256', 'rokt-ec-1') }
 const forger = generateTestKeys('RS256', 'rokt-rsa-1')
+
+/** A workload whose server is running, with what its measured slices added up to. */
+interface Subject {
+  w: Workload
+  server: BenchChild
+  load: Omit<LoadOptions, 'durationSeconds'>
+  runs: LoadRun[]
+  serverCpuMicros: number
+  backendCpuMicros: number
+  /** New TCP connections and requests the simulator saw while this workload ran, warm-up included */
+  simConnections: number
+  simRequests: number
+  windows: ClockWindow[]
+  rss: number
+  heapUsed: number
+}
 
 interface Measured {
   name: string
@@ -86,36 +120,34 @@ interface Measured {
   /** Responses with another status than the workload expects, plus socket errors and timeouts */
   unexpected: number
   cpuMicrosPerRequest: number
+  /** CPU of the simulator + destination process per request: load on the shared cores the route does not own */
+  backendCpuMicrosPerRequest: number
+  loadCpuMicrosPerRequest: number
   rssMB: number
   heapUsedMB: number
   simConnections: number
   simRequests: number
   connectionsPer10k: number | null
+  /** Requests per second of each slice, in order */
+  slices: number[]
   profile?: ProfileSummary
 }
 
 interface LongRun {
-  rssMBAt: Array<{ seconds: number, rssMB: number, heapUsedMB: number, rps: number, p99: number }>
+  at: Array<{ seconds: number, rssMB: number, heapUsedMB: number, rps: number, p99: number }>
   growthPercent: number
 }
 
-function token (w: Workload): string {
+/** Access tokens as Rokt's IdP would mint them, each with its own jti. */
+function tokens (w: Workload, count: number): string[] {
   const key = keys[w.alg]
-  return mintToken({
-    privateKey: w.forged === true ? forger.privateKey : key.privateKey,
-    algorithm: w.alg,
-    kid: key.jwk.kid,
-    issuer: ISSUER,
-    audience: AUDIENCE,
-    scope: SCOPE,
-    clientId: 'rokt',
-    subject: 'rokt',
-    expiresInSeconds: 900
-  })
+  const sign = createSigner({ key: w.forged === true ? forger.privateKey : key.privateKey, algorithm: w.alg, kid: key.jwk.kid, header: { alg: w.alg, typ: 'at+jwt' } })
+  const iat = Math.floor(Date.now() / 1000)
+  return Array.from({ length: count }, () => `Bearer ${sign({ iss: ISSUER, aud: AUDIENCE, scope: SCOPE, client_id: 'rokt', sub: 'rokt', jti: randomUUID(), iat, exp: iat + 900 })}`)
 }
 
-async function startPair (w: Workload): Promise<{ backend: BenchChild, server: BenchChild, load: Omit<LoadOptions, 'durationSeconds'> }> {
-  const backend = await startChild('backend.ts')
+/** Starts the workload's server, checks one request, warms it up. */
+async function start (w: Workload, backend: BenchChild): Promise<Subject> {
   const config: ServerConfig = {
     simUrl: backend.info.simUrl,
     destinationUrl: backend.info.destinationUrl,
@@ -125,20 +157,22 @@ async function startPair (w: Workload): Promise<{ backend: BenchChild, server: B
     allowedIps: w.allowedIps ?? ALLOW_LOOPBACK
   }
   // One directory per workload: tsx's loader thread writes a profile of its own beside the main thread's.
+  if (settings.profile) rmSync(profileDir(w), { recursive: true, force: true })
   const profiling = settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir(w)}`] : []
-  let server: BenchChild
-  try {
-    server = await startChild(`servers/${w.server}.ts`, { [CONFIG_ENV]: JSON.stringify(config) }, profiling)
-  } catch (err) {
-    await backend.stop()
-    throw err
-  }
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${token(w)}` }
-  return { backend, server, load: { url: server.info.url + ROUTE, headers, body: REQUEST_BODY, connections: settings.connections } }
+  const server = await startChild(`servers/${w.server}.ts`, { [CONFIG_ENV]: JSON.stringify(config) }, profiling)
+  const authorizations = tokens(w, w.distinct === true ? DISTINCT_TOKENS : 1)
+  const base = { url: server.info.url + ROUTE, headers: { 'content-type': 'application/json', authorization: authorizations[0] }, body: REQUEST_BODY, connections: settings.connections }
+  const load = w.distinct === true ? { ...base, authorizations } : base
+  const subject: Subject = { w, server, load, runs: [], serverCpuMicros: 0, backendCpuMicros: 0, simConnections: 0, simRequests: 0, windows: [], rss: 0, heapUsed: 0 }
+  await counted(subject, backend, async () => {
+    await check(subject)
+    await runLoad({ ...load, durationSeconds: settings.warmupSeconds })
+  })
+  return subject
 }
 
 /** One request first: a workload that does not answer what it should is a broken bench, not a figure. */
-async function check (w: Workload, load: Omit<LoadOptions, 'durationSeconds'>): Promise<void> {
+async function check ({ w, load }: Subject): Promise<void> {
   const res = await fetch(load.url, { method: 'POST', headers: load.headers, body: load.body })
   const text = await res.text()
   if (res.status !== w.expect || (w.expect === 200 && !text.includes('4242'))) {
@@ -146,43 +180,112 @@ async function check (w: Workload, load: Omit<LoadOptions, 'durationSeconds'>): 
   }
 }
 
-async function measure (w: Workload): Promise<Measured> {
-  process.stdout.write(`${w.name}: ${w.label} ... `)
-  const { backend, server, load } = await startPair(w)
-  let result: Omit<Measured, 'profile'>
-  const window = { from: 0, to: 0 }
+/** Adds the simulator's new connections and requests during `work` to the subject's count. */
+async function counted (s: Subject, backend: BenchChild, work: () => Promise<void>): Promise<void> {
+  const before = await backend.ask('stats')
+  await work()
+  const after = await backend.ask('stats')
+  s.simConnections += after.connections - before.connections
+  s.simRequests += after.requests - before.requests
+}
+
+/** One measured slice: load, and the CPU both the server and the backend spent meanwhile. */
+async function measureSlice (s: Subject, backend: BenchChild, seconds: number): Promise<LoadRun> {
+  let run: LoadRun | undefined
+  await counted(s, backend, async () => {
+    await backend.ask('probe-start')
+    const from = (await s.server.ask('probe-start')).clockMicros
+    run = await runLoad({ ...s.load, durationSeconds: seconds })
+    const probe = await s.server.ask('probe-stop')
+    const backendProbe = await backend.ask('probe-stop')
+    s.windows.push({ from, to: probe.clockMicros })
+    s.serverCpuMicros += probe.cpuMicros
+    s.backendCpuMicros += backendProbe.cpuMicros
+    s.rss = probe.rss
+    s.heapUsed = probe.heapUsed
+  })
+  s.runs.push(run as LoadRun)
+  return run as LoadRun
+}
+
+function rpsOf (run: LoadRun): number {
+  return run.latencies.length / run.seconds
+}
+
+function result (s: Subject): Measured {
+  const latencies = s.runs.flatMap(r => r.latencies)
+  const requests = latencies.length
+  const per = (micros: number) => round(micros / Math.max(requests, 1), 0)
+  const expected = s.runs.reduce((n, r) => n + (r.statuses[s.w.expect] ?? 0), 0)
+  const failures = s.runs.reduce((n, r) => n + r.errors + r.timeouts, 0)
+  const latency = summariseLatencies(latencies)
+  return {
+    name: s.w.name,
+    label: s.w.label,
+    rps: round(requests / s.runs.reduce((n, r) => n + r.seconds, 0), 0),
+    p50: round(latency.p50, 2),
+    p97_5: round(latency.p97_5, 2),
+    p99: round(latency.p99, 2),
+    mean: round(latency.mean, 2),
+    requests,
+    unexpected: requests - expected + failures,
+    cpuMicrosPerRequest: per(s.serverCpuMicros),
+    backendCpuMicrosPerRequest: per(s.backendCpuMicros),
+    loadCpuMicrosPerRequest: per(s.runs.reduce((n, r) => n + r.cpuMicros, 0)),
+    rssMB: mb(s.rss),
+    heapUsedMB: mb(s.heapUsed),
+    simConnections: s.simConnections,
+    simRequests: s.simRequests,
+    connectionsPer10k: s.simRequests === 0 ? null : round(s.simConnections * 10_000 / s.simRequests, 1),
+    slices: s.runs.map(r => round(rpsOf(r), 0))
+  }
+}
+
+/** The workloads, interleaved: round r runs every workload once for duration/rounds seconds, starting one further along. */
+async function measureAll (workloads: Workload[]): Promise<Measured[]> {
+  const backend = await startChild('backend.ts')
+  const subjects: Subject[] = []
   try {
-    await check(w, load)
-    await runLoad({ ...load, durationSeconds: settings.warmupSeconds })
-    window.from = (await server.ask('probe-start')).clockMicros
-    const run = await runLoad({ ...load, durationSeconds: settings.durationSeconds })
-    const probe = await server.ask('probe-stop')
-    window.to = probe.clockMicros
-    const sim = await backend.ask('stats')
-    const expected = run.statuses[w.expect] ?? 0
-    result = {
-      name: w.name,
-      label: w.label,
-      rps: round(run.rps, 0),
-      p50: round(run.p50, 2),
-      p97_5: round(run.p97_5, 2),
-      p99: round(run.p99, 2),
-      mean: round(run.mean, 2),
-      requests: run.requests,
-      unexpected: run.requests - expected + run.errors + run.timeouts,
-      cpuMicrosPerRequest: round(probe.cpuMicros / Math.max(run.requests, 1), 0),
-      rssMB: mb(probe.rss),
-      heapUsedMB: mb(probe.heapUsed),
-      simConnections: sim.connections,
-      simRequests: sim.requests,
-      connectionsPer10k: sim.requests === 0 ? null : round(sim.connections * 10_000 / sim.requests, 1)
+    for (const w of workloads) {
+      console.log(`${w.name}: ${w.label}`)
+      subjects.push(await start(w, backend))
+    }
+    const slice = settings.durationSeconds / settings.rounds
+    for (let r = 0; r < settings.rounds; r++) {
+      const order = subjects.map((_, i) => subjects[(i + r) % subjects.length])
+      const line: string[] = []
+      for (const s of order) line.push(`${s.w.name} ${Math.round(rpsOf(await measureSlice(s, backend, slice)))}`)
+      console.log(`round ${r + 1}/${settings.rounds} (req/s): ${line.join(', ')}`)
     }
   } finally {
-    await server.stop()
+    for (const s of subjects) await s.server.stop()
     await backend.stop()
   }
-  console.log(`${result.rps} req/s, p99 ${result.p99} ms`)
-  return settings.profile ? { ...result, profile: summariseProfile(mainThreadProfile(w), window) } : result
+  return subjects.map(s => settings.profile ? { ...result(s), profile: summariseProfile(mainThreadProfile(s.w), s.windows) } : result(s))
+}
+
+/** One plugin server under load for 10 s, then on to the long duration: does its memory settle? */
+async function measureLong (w: Workload): Promise<LongRun> {
+  console.log(`${w.name}: ${w.label}, ${settings.longDurationSeconds} s`)
+  const backend = await startChild('backend.ts')
+  const at: LongRun['at'] = []
+  try {
+    const s = await start(w, backend)
+    try {
+      let seconds = 0
+      for (const step of [10, settings.longDurationSeconds - 10]) {
+        const run = await measureSlice(s, backend, step)
+        seconds += step
+        at.push({ seconds, rssMB: mb(s.rss), heapUsedMB: mb(s.heapUsed), rps: round(rpsOf(run), 0), p99: round(summariseLatencies(run.latencies).p99, 2) })
+      }
+    } finally {
+      await s.server.stop()
+    }
+  } finally {
+    await backend.stop()
+  }
+  const [first, last] = [at[0], at[at.length - 1]]
+  return { at, growthPercent: round(100 * (last.rssMB - first.rssMB) / first.rssMB, 1) }
 }
 
 function profileDir (w: Workload): string {
@@ -196,31 +299,6 @@ function mainThreadProfile (w: Workload): string {
   return `${profileDir(w)}/${file}`
 }
 
-/** The same server under load for 10 s, then on to the long duration: does its memory settle? */
-async function measureLong (w: Workload): Promise<LongRun> {
-  process.stdout.write(`${w.name}: ${w.label} ... `)
-  const { backend, server, load } = await startPair(w)
-  const rssMBAt: LongRun['rssMBAt'] = []
-  try {
-    await check(w, load)
-    await runLoad({ ...load, durationSeconds: settings.warmupSeconds })
-    let seconds = 0
-    for (const step of [10, settings.longDurationSeconds - 10]) {
-      const run = await runLoad({ ...load, durationSeconds: step })
-      const probe = await server.ask('probe-stop')
-      seconds += step
-      rssMBAt.push({ seconds, rssMB: mb(probe.rss), heapUsedMB: mb(probe.heapUsed), rps: round(run.rps, 0), p99: round(run.p99, 2) })
-    }
-  } finally {
-    await server.stop()
-    await backend.stop()
-  }
-  const [first, last] = [rssMBAt[0], rssMBAt[rssMBAt.length - 1]]
-  const growthPercent = round(100 * (last.rssMB - first.rssMB) / first.rssMB, 1)
-  console.log(`RSS ${first.rssMB} MB at ${first.seconds} s, ${last.rssMB} MB at ${last.seconds} s`)
-  return { rssMBAt, growthPercent }
-}
-
 interface Target { name: string, measured: string, target: string, met: boolean }
 
 function targets (results: Measured[], long: LongRun | null): Target[] {
@@ -228,7 +306,7 @@ function targets (results: Measured[], long: LongRun | null): Target[] {
   const out: Target[] = []
   const base = get('baseline')
   const express = get('express')
-  for (const full of [get('full-rs256'), get('full-es256')]) {
+  for (const full of [get('full-rs256'), get('full-rs256-fresh'), get('full-es256')]) {
     if (full === undefined) continue
     if (base !== undefined) {
       const ratio = full.rps / base.rps
@@ -236,7 +314,7 @@ function targets (results: Measured[], long: LongRun | null): Target[] {
       const extra = full.p99 - base.p99
       out.push({ name: `${full.name} p99 - baseline p99`, measured: `${round(extra, 2)} ms`, target: '<= 2 ms', met: extra <= 2 })
     }
-    if (express !== undefined && full.name === 'full-rs256') {
+    if (express !== undefined && full.name.startsWith('full-rs256')) {
       const ratio = full.rps / express.rps
       out.push({ name: `${full.name} / express throughput`, measured: `${round(ratio, 2)} x`, target: '>= 1.5 x', met: ratio >= 1.5 })
     }
@@ -252,7 +330,7 @@ function targets (results: Measured[], long: LongRun | null): Target[] {
     out.push({ name: `${r.name} PSP connections per 10k requests`, measured: `${r.connectionsPer10k} (${r.simConnections} for ${r.simRequests})`, target: `<= ${POOL_SIZE} (pool size)`, met: r.connectionsPer10k <= POOL_SIZE })
   }
   if (long !== null) {
-    const [first, last] = [long.rssMBAt[0], long.rssMBAt[long.rssMBAt.length - 1]]
+    const [first, last] = [long.at[0], long.at[long.at.length - 1]]
     out.push({ name: `RSS growth ${first.seconds} s -> ${last.seconds} s (full-rs256)`, measured: `${long.growthPercent} % (${first.rssMB} -> ${last.rssMB} MB)`, target: '<= 10 %', met: Math.abs(long.growthPercent) <= 10 })
   }
   return out
@@ -290,34 +368,32 @@ function mb (bytes: number): number {
 // ---------------------------------------------------------------------------------------------
 
 const selected = WORKLOADS.filter(w => only === undefined || only.includes(w.name))
-if (settings.profile) {
-  for (const w of selected) rmSync(profileDir(w), { recursive: true, force: true })
-  mkdirSync(PROFILE_DIR, { recursive: true })
-}
+if (settings.profile) mkdirSync(PROFILE_DIR, { recursive: true })
 const machine = { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memoryGB: round(totalmem() / 1024 ** 3, 1), loadAverageAtStart: round(loadavg()[0], 2) }
 console.log(`${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, Node ${process.version}, load average ${machine.loadAverageAtStart}`)
 if (machine.loadAverageAtStart > 0.5) console.log('warning: the machine is busy; other processes share the CPUs with the bench, figures will be noisy')
-console.log(`${settings.durationSeconds} s per workload after ${settings.warmupSeconds} s warm-up, ${settings.connections} connections${settings.profile ? ', servers under --cpu-prof (figures inflated)' : ''}\n`)
+console.log(`${settings.durationSeconds} s per workload in ${settings.rounds} interleaved slices, after ${settings.warmupSeconds} s warm-up, ${settings.connections} connections${settings.profile ? ', servers under --cpu-prof (figures inflated)' : ''}\n`)
 
-const results: Measured[] = []
-for (const w of selected) results.push(await measure(w))
+const results = selected.length > 0 ? await measureAll(selected) : []
 const long = settings.long ? await measureLong(LONG) : null
 
 const base = results.find(r => r.name === 'baseline')
 const checks = targets(results, long)
 console.log('\n' + table(
-  ['workload', 'req/s', 'p50 ms', 'p97.5 ms', 'p99 ms', 'CPU µs/req', 'CPU µs/req over baseline', 'RSS MB', 'PSP conns', 'conns/10k req', 'unexpected'],
-  results.map(r => [r.name, r.rps, r.p50, r.p97_5, r.p99, r.cpuMicrosPerRequest,
-    base === undefined ? null : r.cpuMicrosPerRequest - base.cpuMicrosPerRequest, r.rssMB, r.simConnections, r.connectionsPer10k, r.unexpected])
+  ['workload', 'req/s', 'p50 ms', 'p97.5 ms', 'p99 ms', 'CPU µs/req', 'over baseline', 'sim+dest CPU µs/req', 'autocannon CPU µs/req', 'RSS MB', 'PSP conns', 'conns/10k req', 'unexpected'],
+  results.map(r => [r.name, r.rps, r.p50, r.p97_5, r.p99, r.cpuMicrosPerRequest, base === undefined ? null : r.cpuMicrosPerRequest - base.cpuMicrosPerRequest,
+    r.backendCpuMicrosPerRequest, r.loadCpuMicrosPerRequest, r.rssMB, r.simConnections, r.connectionsPer10k, r.unexpected])
 ))
 if (long !== null) {
-  console.log('\n' + table(['long run: after', 'RSS MB', 'heap used MB', 'req/s', 'p99 ms'], long.rssMBAt.map(s => [`${s.seconds} s`, s.rssMB, s.heapUsedMB, s.rps, s.p99])))
+  console.log('\n' + table(['long run: after', 'RSS MB', 'heap used MB', 'req/s', 'p99 ms'], long.at.map(s => [`${s.seconds} s`, s.rssMB, s.heapUsedMB, s.rps, s.p99])))
 }
 console.log('\n' + table(['target', 'measured', 'target', 'met'], checks.map(c => [c.name, c.measured, c.target, c.met ? 'yes' : 'NO'])))
 for (const r of results) {
   if (r.profile === undefined) continue
-  console.log(`\n${r.name}: top self time (${r.profile.busyMs} ms busy)\n` + table(['function', 'self ms', '%'], r.profile.functions.map(f => [f.name, f.selfMs, f.percent])))
-  console.log(table(['owner', 'self ms', '%'], r.profile.owners.map(f => [f.name, f.selfMs, f.percent])))
+  const perRequest = (ms: number) => round(ms * 1000 / r.requests, 1)
+  console.log(`\n${r.name}: top self time in the measured slices (${r.profile.busyMs} ms busy, ${perRequest(r.profile.busyMs)} µs per request)`)
+  console.log(table(['function', 'self ms', 'µs/req', '%'], r.profile.functions.map(f => [f.name, f.selfMs, perRequest(f.selfMs), f.percent])))
+  console.log(table(['owner', 'self ms', 'µs/req', '%'], r.profile.owners.map(f => [f.name, f.selfMs, perRequest(f.selfMs), f.percent])))
 }
 
 const report = { date: new Date().toISOString(), command: command(), machine, node: process.version, settings, poolSize: POOL_SIZE, workloads: results, long, targets: checks }

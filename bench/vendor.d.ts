@@ -50,6 +50,8 @@ declare module 'autocannon' {
     connections?: number
     duration?: number
     pipelining?: number
+    /** setupRequest runs before every request and may rewrite it. */
+    requests?: Array<{ setupRequest?: (request: { headers: Record<string, string> }) => unknown }>
   }
   export interface Result {
     errors: number
