@@ -11,7 +11,13 @@ const cardForwarding = fp(cardForwardingPlugin, {
 export default cardForwarding
 export { cardForwarding }
 export { stripe, type StripeOptions } from './lib/adapters/stripe.ts'
+export { adyen, type AdyenOptions } from './lib/adapters/adyen.ts'
+export { braintree, braintreeForwardConfig, type BraintreeOptions, type BraintreeForwardConfig } from './lib/adapters/braintree.ts'
+export { checkoutCom, type CheckoutComOptions } from './lib/adapters/checkout-com.ts'
 export * as errors from './lib/errors.ts'
-export { DEFAULT_TEMPLATE } from './lib/template.ts'
-export type { PspTimeouts } from './lib/psp-http.ts'
+// The toolkit for writing an adapter for another PSP (see the README's "Any other PSP").
+export { PspError, PspTimeoutError, safeCode } from './lib/errors.ts'
+export { createPspClient, type PspClient, type PspClientOptions, type PspTimeouts } from './lib/psp-http.ts'
+export { DEFAULT_TEMPLATE, billingValue, isCardToken, renderTemplate } from './lib/template.ts'
+export { destinationBody, headerMap } from './lib/relay.ts'
 export type * from './types/index.ts'

@@ -10,7 +10,7 @@ export function hashReference (reference: string): string {
 export interface AuditDetails {
   statusCode: number
   code?: string
-  actor?: string
+  actor?: string | null
   destination?: string
   reference?: string
   psp?: string
@@ -27,7 +27,7 @@ export function createAuditor (onAudit: ((event: AuditEvent) => void) | undefine
       statusCode: details.statusCode
     }
     if (details.code !== undefined) record.code = details.code
-    if (details.actor !== undefined) record.actor = details.actor
+    if (typeof details.actor === 'string') record.actor = details.actor
     if (details.destination !== undefined) record.destination = details.destination
     if (details.reference !== undefined) record.referenceHash = hashReference(details.reference)
     if (details.psp !== undefined) record.psp = details.psp

@@ -91,7 +91,7 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
     const code = statusCode === 500 ? 'CARD_FORWARDING_INTERNAL_ERROR' : error.code
     if (statusCode === 500) request.log.error({ err: error }, 'card-forwarding: unexpected error')
     if (statusCode === 400 || statusCode === 413 || statusCode === 415) {
-      audit(request, 'validation_failed', { statusCode, code, actor: (request as any)[ACTOR] ?? undefined })
+      audit(request, 'validation_failed', { statusCode, code, actor: (request as any)[ACTOR] })
     }
     const message = statusCode !== 500 && OWN_MESSAGES.test(code) ? error.message : STATUS_CODES[statusCode] as string
     reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode], message })

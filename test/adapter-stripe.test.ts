@@ -103,3 +103,28 @@ t.test('options are checked at construction, naming the option and never echoing
   t.notOk(adapter.isRecord({ psp: 'stripe' }))
   await adapter.close?.()
 })
+
+t.test("Stripe's error envelope: the code, else the type, else 'unknown'", async t => {
+  const app = Fastify()
+  let answer: { status: number, body: unknown } = { status: 400, body: {} }
+  app.addContentTypeParser('application/x-www-form-urlencoded', (_r, _p, done) => { done(null, null) })
+  app.post('/v1/forwarding/requests', async (_request, reply) => reply.code(answer.status).send(answer.body))
+  app.get('/v1/payment_methods/:id', async (_request, reply) => reply.code(answer.status).send(answer.body))
+  const server = await listen(app)
+  t.teardown(() => server.close())
+  const adapter = stripe({ apiKey: 'sk_test_envelope', baseUrl: server.url })
+  t.teardown(() => adapter.close?.())
+  const dest = destination()
+  adapter.prepareDestination?.(dest)
+  const cases: Array<[number, unknown, string]> = [
+    [400, { error: { type: 'invalid_request_error', code: 'forwarding_api_inactive' } }, 'forwarding_api_inactive'],
+    [500, { error: { type: 'api_error' } }, 'api_error'],
+    [500, {}, 'unknown'],
+    [402, { error: { code: 'a message with spaces and sk_live_secret' } }, 'unknown']
+  ]
+  for (const [status, body, code] of cases) {
+    answer = { status, body }
+    await t.rejects(adapter.forward({ record: { psp: 'stripe', paymentMethod: 'pm_x', billingAddress: {} }, destination: dest }), { statusCode: 502, message: `stripe forward failed: ${code}` })
+    await t.rejects(adapter.forward({ record: { psp: 'stripe', paymentMethod: 'pm_x' }, destination: dest }), { statusCode: 502, message: `stripe forward failed: ${code}` }, 'the billing lookup maps errors the same way')
+  }
+})

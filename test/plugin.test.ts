@@ -36,7 +36,7 @@ t.test('billing address comes from the vault record when it has one (no PaymentM
   const res = await h.post({ partnerPaymentReference: 'ORDER_BILLING', destination: DESTINATION })
   t.equal(res.statusCode, 200)
   t.same(h.destination.received[0].body, {
-    card: { number: '5555555555554444', exp_month: '03', exp_year: '2030', name: 'John Smith', cvc: '' },
+    card: { number: '4242424242424242', exp_month: '12', exp_year: '2034', name: 'Jenny Rosen', cvc: '' },
     billing_address: { line1: '1 Vault St', line2: '', city: 'Leeds', state: '', postal_code: 'LS1 1AA', country: 'GB' }
   })
   t.notOk(h.simulator.requests.some(r => r.path.startsWith('/v1/payment_methods/')), 'no PaymentMethod GET')
@@ -114,7 +114,7 @@ t.test('401s carry an RFC 6750 challenge; no credentials means no error attribut
 
 t.test('PSP errors map to 502 with the PSP code and no secret', async t => {
   const h = await buildHarness(t)
-  h.vault.set('ORDER_GONE', { psp: 'stripe', paymentMethod: 'pm_does_not_exist', billingAddress: {} })
+  h.vault.set('ORDER_GONE', { psp: 'psp', paymentMethod: 'pm_does_not_exist', billingAddress: {} })
   const res = await h.post({ partnerPaymentReference: 'ORDER_GONE', destination: DESTINATION })
   t.equal(res.statusCode, 502)
   t.equal(res.json.code, 'CARD_FORWARDING_PSP_ERROR')
@@ -125,7 +125,7 @@ t.test('PSP errors map to 502 with the PSP code and no secret', async t => {
 
 t.test('a PSP error while reading billing details is a 502 too', async t => {
   const h = await buildHarness(t)
-  h.vault.set('ORDER_GONE', { psp: 'stripe', paymentMethod: 'pm_does_not_exist' })
+  h.vault.set('ORDER_GONE', { psp: 'psp', paymentMethod: 'pm_does_not_exist' })
   const res = await h.post({ partnerPaymentReference: 'ORDER_GONE', destination: DESTINATION })
   t.equal(res.statusCode, 502)
   t.equal(res.json.message, 'stripe forward failed: resource_missing')
@@ -134,7 +134,7 @@ t.test('a PSP error while reading billing details is a 502 too', async t => {
 
 t.test('a record the adapter does not recognise, or naming an unregistered PSP, is a 404', async t => {
   const h = await buildHarness(t)
-  h.vault.set('ORDER_BAD', { psp: 'stripe', paymentMethod: 'card_123' } as any)
+  h.vault.set('ORDER_BAD', { psp: 'psp', paymentMethod: 'card_123' } as any)
   h.vault.set('ORDER_ADYEN', { psp: 'adyen', storedPaymentMethodId: 'x', shopperReference: 'y' } as any)
   t.equal((await h.post({ partnerPaymentReference: 'ORDER_BAD', destination: DESTINATION })).statusCode, 404)
   t.equal((await h.post({ partnerPaymentReference: 'ORDER_ADYEN', destination: DESTINATION })).statusCode, 404)
@@ -145,7 +145,7 @@ t.test('a custom adapter that throws an unexpected error gives 502, never a 500 
   const h = await buildHarness(t, {
     plugin: {
       psps: {
-        stripe: { name: 'custom', isRecord: (_r: any): _r is any => true, forward: async () => { throw new Error('secret sk_live_xyz leaked') } }
+        psp: { name: 'custom', isRecord: (_r: any): _r is any => true, forward: async () => { throw new Error('secret sk_live_xyz leaked') } }
       }
     }
   })
@@ -282,4 +282,17 @@ t.test('trustProxy may be a CIDR list, or unsafe only when the partner opts out'
     await t.resolves(async () => { await app.ready() })
     await app.close()
   }
+})
+
+t.test('the audit actor is client_id, else sub', async t => {
+  const h = await buildHarness(t)
+  await h.post(validBody, { token: token({ clientId: undefined, subject: 'rokt-sub' }) })
+  t.equal(h.audits[0].actor, 'rokt-sub')
+})
+
+t.test('an error carrying a non-error status is still a generic 500', async t => {
+  const h = await buildHarness(t, { plugin: { resolvePaymentMethod: async () => { throw Object.assign(new Error('redirect?'), { statusCode: 302 }) } } })
+  const res = await h.post(validBody)
+  t.equal(res.statusCode, 500)
+  t.equal(res.json.code, 'CARD_FORWARDING_INTERNAL_ERROR')
 })

@@ -33,6 +33,12 @@ interface StripeDestination {
   needsBilling: boolean
 }
 
+/** Stripe's error envelope `{ error: { type, code?, message } }`: keep the code, else the type. */
+function stripeError (body: any): Error {
+  const error = Object(body).error
+  return new PspError('stripe', safeCode(error?.code ?? error?.type))
+}
+
 /** Stripe Vault and Forward: POST /v1/forwarding/requests, form-encoded, card fields left empty. */
 export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
   if (options === null || typeof options !== 'object' || typeof options.apiKey !== 'string' || !KEY.test(options.apiKey)) {
@@ -64,7 +70,7 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
   async function billingOf (record: StripeVaultRecord & { billingAddress?: BillingAddress }): Promise<BillingAddress | undefined> {
     if (record.billingAddress !== undefined) return record.billingAddress
     const res = await client.get(`/v1/payment_methods/${record.paymentMethod}`, { headers: auth })
-    if (res.statusCode !== 200) throw new PspError('stripe', safeCode((res.body as any)?.error?.code))
+    if (res.statusCode !== 200) throw stripeError(res.body)
     const address = (res.body as any)?.billing_details?.address ?? {}
     const pick = (v: unknown) => typeof v === 'string' ? v : undefined
     return {
@@ -85,7 +91,7 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
     if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey
     const res = await client.post('/v1/forwarding/requests', { headers, body: form.toString(), signal })
     const envelope = res.body as any
-    if (res.statusCode !== 200) throw new PspError('stripe', safeCode(envelope?.error?.code ?? envelope?.error?.type))
+    if (res.statusCode !== 200) throw stripeError(envelope)
     const details = envelope?.response_details
     if (details === null || typeof details !== 'object' || !Number.isInteger(details.status)) throw new PspError('stripe', 'invalid_response')
     const relayed = headerMap(details.headers)

@@ -7,3 +7,6 @@ export { buildStripeSimulator, startStripeSimulator, STRIPE_SANDBOX_API_KEY, STR
 export { generateTestKeys, mintToken, startJwksServer, type JwksServer, type MintTokenOptions, type TestKeyPair } from './tokens.ts'
 export { TEST_CARDS, type SandboxCard } from './test-cards.ts'
 export { listen, type RunningServer } from './server.ts'
+export { buildAdyenSimulator, startAdyenSimulator, ADYEN_SANDBOX, type AdyenSimulator, type AdyenSimulatorOptions } from './adyen.ts'
+export { buildBraintreeSimulator, startBraintreeSimulator, BRAINTREE_SANDBOX_CREDENTIALS, BRAINTREE_TEST_TOKENS, type BraintreeSimulator, type BraintreeSimulatorOptions } from './braintree.ts'
+export { buildCheckoutComSimulator, startCheckoutComSimulator, CHECKOUT_COM_SANDBOX_SECRET_KEY, CHECKOUT_COM_TEST_SOURCES, type CheckoutComSimulator, type CheckoutComSimulatorOptions } from './checkout-com.ts'

@@ -1,9 +1,9 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Writable } from 'node:stream'
 import type { Test } from 'tap'
-import cardForwarding, { stripe, type AuditEvent, type CardForwardingOptions, type PspAdapter, type VaultedPaymentMethod } from '../../index.ts'
+import cardForwarding, { type AuditEvent, type CardForwardingOptions } from '../../index.ts'
 import { startFakeDestination, type FakeDestination } from '../../lib/sandbox/destination.ts'
-import { startStripeSimulator, STRIPE_SANDBOX_API_KEY, type StripeSimulator } from '../../lib/sandbox/stripe.ts'
+import { PSP_KITS, type PspKit, type RunningSimulator } from './psp-kits.ts'
 import { generateTestKeys, mintToken, type MintTokenOptions, type TestKeyPair } from '../../lib/sandbox/tokens.ts'
 
 export const ISSUER = 'https://idp.rokt.example/'
@@ -30,9 +30,11 @@ export function token (overrides: Partial<MintTokenOptions> = {}): string {
 
 export interface Harness {
   app: FastifyInstance
-  simulator: StripeSimulator
+  simulator: RunningSimulator
   destination: FakeDestination
-  vault: Map<string, VaultedPaymentMethod<{ stripe: PspAdapter<{ paymentMethod: string }> }>>
+  /** The vault: ORDER_67890 holds the kit's test card; ORDER_BILLING has a billing address too */
+  vault: Map<string, any>
+  kit: PspKit
   audits: AuditEvent[]
   post: (body: unknown, opts?: { token?: string | null, ip?: string, headers?: Record<string, string>, raw?: string }) => Promise<{ statusCode: number, headers: Record<string, unknown>, json: any }>
 }
@@ -40,19 +42,22 @@ export interface Harness {
 export interface HarnessOptions {
   plugin?: Partial<CardForwardingOptions<any>>
   server?: FastifyServerOptions
+  /** Which PSP (default Stripe) */
+  kit?: PspKit
   /** Register things on the host before the plugin (a host's own @fastify/jwt, say). */
   before?: (app: FastifyInstance) => Promise<void> | void
 }
 
-/** A host app with the plugin, the Stripe simulator and a fake Rokt destination, all on loopback. */
+/** A host app with the plugin, a PSP simulator and a fake Rokt destination, all on loopback. */
 export async function buildHarness (t: Test, options: HarnessOptions = {}): Promise<Harness> {
+  const kit = options.kit ?? PSP_KITS[0]
   const destination = await startFakeDestination({ requiredHeaders: { 'x-rokt-api-key': ROKT_API_KEY } })
   t.teardown(() => destination.close())
-  const simulator = await startStripeSimulator({ destinations: [{ url: destination.url }] })
+  const simulator = await kit.start(destination.url)
   t.teardown(() => simulator.close())
   const vault = new Map<string, any>([
-    ['ORDER_67890', { psp: 'stripe', paymentMethod: 'pm_card_visa', customerIdentifiers: { email: 'jenny.rosen@example.com', customerId: 'cus_1' } }],
-    ['ORDER_BILLING', { psp: 'stripe', paymentMethod: 'pm_card_mastercard', billingAddress: { line1: '1 Vault St', city: 'Leeds', postalCode: 'LS1 1AA', country: 'GB' } }]
+    ['ORDER_67890', { psp: 'psp', ...kit.record, customerIdentifiers: { email: 'jenny.rosen@example.com', customerId: 'cus_1' } }],
+    ['ORDER_BILLING', { psp: 'psp', ...kit.record, billingAddress: { line1: '1 Vault St', city: 'Leeds', postalCode: 'LS1 1AA', country: 'GB' } }]
   ])
   const audits: Harness['audits'] = []
   const app = Fastify({ logger: { level: 'info', stream: logStream }, ...options.server })
@@ -62,7 +67,7 @@ export async function buildHarness (t: Test, options: HarnessOptions = {}): Prom
     allowedIps: ['203.0.113.0/24', '2001:db8::/32'],
     auth: { publicKey: rsaKeys.publicKey, issuer: ISSUER, audience: AUDIENCE, requiredScope: 'payment-sharing' },
     resolvePaymentMethod: async ({ partnerPaymentReference }) => vault.get(partnerPaymentReference) ?? null,
-    psps: { stripe: stripe({ apiKey: STRIPE_SANDBOX_API_KEY, baseUrl: simulator.url }) },
+    psps: { psp: kit.adapter(simulator.url) },
     destinations: { [DESTINATION]: { url: destination.url, headers: { 'x-rokt-api-key': ROKT_API_KEY } } },
     allowInsecureUrls: true,
     onAudit: (event) => { audits.push(event) },
@@ -86,7 +91,7 @@ export async function buildHarness (t: Test, options: HarnessOptions = {}): Prom
     return { statusCode: res.statusCode, headers: res.headers, json }
   }
 
-  return { app, simulator, destination, vault, audits, post }
+  return { app, simulator, destination, vault, audits, post, kit }
 }
 
 export const validBody = { customerIdentifiers: { email: EMAIL }, partnerPaymentReference: 'ORDER_67890', destination: DESTINATION }

@@ -1,0 +1,64 @@
+import type { PspAdapter } from '../../types/index.ts'
+import { adyen } from '../../lib/adapters/adyen.ts'
+import { braintree } from '../../lib/adapters/braintree.ts'
+import { checkoutCom } from '../../lib/adapters/checkout-com.ts'
+import { stripe } from '../../lib/adapters/stripe.ts'
+import { ADYEN_SANDBOX, startAdyenSimulator } from '../../lib/sandbox/adyen.ts'
+import { BRAINTREE_SANDBOX_CREDENTIALS, BRAINTREE_TEST_TOKENS, startBraintreeSimulator } from '../../lib/sandbox/braintree.ts'
+import { CHECKOUT_COM_SANDBOX_SECRET_KEY, CHECKOUT_COM_TEST_SOURCES, startCheckoutComSimulator } from '../../lib/sandbox/checkout-com.ts'
+import { startStripeSimulator, STRIPE_SANDBOX_API_KEY } from '../../lib/sandbox/stripe.ts'
+import { TEST_CARDS, type SandboxCard } from '../../lib/sandbox/test-cards.ts'
+
+export interface RunningSimulator {
+  url: string
+  close: () => Promise<void>
+  readonly requests: ReadonlyArray<{ path: string }>
+  readonly calls: number
+}
+
+/** What the end-to-end suites need to run one PSP: its simulator, its adapter and a vault record. */
+export interface PspKit {
+  name: string
+  start: (destinationUrl: string) => Promise<RunningSimulator>
+  adapter: (simulatorUrl: string) => PspAdapter<any>
+  /** The PSP-specific part of a vault record holding `card` */
+  record: Record<string, string>
+  /** A well-formed handle the PSP does not know (gives the PSP's 404-like error) */
+  unknownRecord: Record<string, string>
+  card: SandboxCard
+}
+
+export const PSP_KITS: PspKit[] = [
+  {
+    name: 'stripe',
+    start: url => startStripeSimulator({ destinations: [{ url }] }),
+    adapter: url => stripe({ apiKey: STRIPE_SANDBOX_API_KEY, baseUrl: url }),
+    record: { paymentMethod: 'pm_card_visa' },
+    unknownRecord: { paymentMethod: 'pm_unknown' },
+    card: TEST_CARDS.visa
+  },
+  {
+    name: 'adyen',
+    start: () => startAdyenSimulator(),
+    adapter: url => adyen({ apiKey: ADYEN_SANDBOX.apiKey, merchantAccount: ADYEN_SANDBOX.merchantAccount, environment: 'test', baseUrl: url }),
+    record: { storedPaymentMethodId: ADYEN_SANDBOX.storedPaymentMethods[0].storedPaymentMethodId, shopperReference: ADYEN_SANDBOX.shopperReference },
+    unknownRecord: { storedPaymentMethodId: 'ZZZZZZZZZZZZZZZZ', shopperReference: ADYEN_SANDBOX.shopperReference },
+    card: TEST_CARDS.visa
+  },
+  {
+    name: 'braintree',
+    start: () => startBraintreeSimulator(),
+    adapter: url => braintree({ ...BRAINTREE_SANDBOX_CREDENTIALS, environment: 'sandbox', baseUrl: url }),
+    record: { paymentMethodToken: BRAINTREE_TEST_TOKENS.visa },
+    unknownRecord: { paymentMethodToken: 'bt_unknown' },
+    card: TEST_CARDS.visa
+  },
+  {
+    name: 'checkout.com',
+    start: () => startCheckoutComSimulator(),
+    adapter: url => checkoutCom({ secretKey: CHECKOUT_COM_SANDBOX_SECRET_KEY, environment: 'sandbox', baseUrl: url }),
+    record: { sourceId: CHECKOUT_COM_TEST_SOURCES.visa },
+    unknownRecord: { sourceId: 'src_aaaaaaaaaaaaaaaaaaaaaaaaaa' },
+    card: TEST_CARDS.visa
+  }
+]
