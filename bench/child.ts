@@ -19,7 +19,7 @@ export function serveCommands (ready: Record<string, unknown>, handlers: Record<
   })
   // An orphan (the orchestrator died) never lingers.
   process.on('disconnect', () => process.exit(1))
-  send({ reply: 'ready', ...ready })
+  send({ reply: 'ready', pid: process.pid, ...ready })
 }
 
 /**

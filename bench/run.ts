@@ -236,7 +236,7 @@ function result (s: Subject): Measured {
     heapUsedMB: mb(s.heapUsed),
     simConnections: s.simConnections,
     simRequests: s.simRequests,
-    connectionsPer10k: s.simRequests === 0 ? null : round(s.simConnections * 10_000 / s.simRequests, 1),
+    connectionsPer10k: s.w.expect !== 200 || s.simRequests === 0 ? null : round(s.simConnections * 10_000 / s.simRequests, 1),
     slices: s.runs.map(r => round(rpsOf(r), 0))
   }
 }
@@ -325,9 +325,11 @@ function targets (results: Measured[], long: LongRun | null): Target[] {
     const ratio = reject.rps / forward.rps
     out.push({ name: `${reject.name} / full-rs256 throughput`, measured: `${round(ratio, 2)} x`, target: '>= 3 x', met: ratio >= 3 })
   }
+  // Keep-alive reuse: a route that forwards opens no more connections to the PSP than its pool holds,
+  // however many requests it makes (per 10k is extrapolated when a workload made fewer).
   for (const r of results) {
     if (r.connectionsPer10k === null) continue
-    out.push({ name: `${r.name} PSP connections per 10k requests`, measured: `${r.connectionsPer10k} (${r.simConnections} for ${r.simRequests})`, target: `<= ${POOL_SIZE} (pool size)`, met: r.connectionsPer10k <= POOL_SIZE })
+    out.push({ name: `${r.name} PSP connections`, measured: `${r.simConnections} for ${r.simRequests} requests (${r.connectionsPer10k} per 10k)`, target: `<= ${POOL_SIZE} (pool size)`, met: r.simConnections <= POOL_SIZE })
   }
   if (long !== null) {
     const [first, last] = [long.at[0], long.at[long.at.length - 1]]
