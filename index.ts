@@ -1,12 +1,26 @@
+import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { cardForwardingPlugin } from './lib/plugin.ts'
+import type { CardForwardingOptions, PspAdapter } from './types/index.ts'
 
 /** Rokt card forwarding: POST /v1/initiate-payment-sharing answered through the PSP's Forward API. */
-const cardForwarding = fp(cardForwardingPlugin, {
+const cardForwarding: FastifyPluginAsync<CardForwardingOptions<any>> = fp(cardForwardingPlugin, {
   name: 'fastify-rokt-card-forwarding',
   fastify: '5.x',
   encapsulate: true
 })
+
+/**
+ * Returns `options` unchanged; it exists for TypeScript. Fastify's `register` typings cannot infer
+ * the adapters from `psps`, so there a resolver returning a record for an unregistered PSP (or
+ * with the wrong handle) type-checks. Through this helper it is a compile error:
+ * `app.register(cardForwarding, cardForwardingOptions({ psps, resolvePaymentMethod, ... }))`.
+ */
+export function cardForwardingOptions<Psps extends Record<string, PspAdapter<any>>> (options: CardForwardingOptions<Psps>): CardForwardingOptions<any> {
+  // The return type is deliberately not generic: a generic one would let register's contextual
+  // type flow back into the inference and widen `psp: 'stripe'` to string.
+  return options
+}
 
 export default cardForwarding
 export { cardForwarding }
@@ -15,8 +29,19 @@ export { adyen, type AdyenOptions } from './lib/adapters/adyen.ts'
 export { braintree, braintreeForwardConfig, type BraintreeOptions, type BraintreeForwardConfig } from './lib/adapters/braintree.ts'
 export { checkoutCom, type CheckoutComOptions } from './lib/adapters/checkout-com.ts'
 export * as errors from './lib/errors.ts'
+export {
+  AuthUnavailableError,
+  InsufficientScopeError,
+  IpNotAllowedError,
+  PaymentMethodNotFoundError,
+  PspError,
+  PspTimeoutError,
+  UnauthorizedError,
+  UnknownDestinationError,
+  UnsupportedMediaTypeError
+} from './lib/errors.ts'
 // The toolkit for writing an adapter for another PSP (see the README's "Any other PSP").
-export { PspError, PspTimeoutError, safeCode } from './lib/errors.ts'
+export { safeCode } from './lib/errors.ts'
 export { createPspClient, type PspClient, type PspClientOptions, type PspTimeouts } from './lib/psp-http.ts'
 export { DEFAULT_TEMPLATE, billingValue, isCardToken, renderTemplate } from './lib/template.ts'
 export { destinationBody, headerMap } from './lib/relay.ts'

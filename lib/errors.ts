@@ -8,8 +8,8 @@ export const UnknownDestinationError = createError('CARD_FORWARDING_UNKNOWN_DEST
 export const UnsupportedMediaTypeError = createError('CARD_FORWARDING_UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json', 415)
 export const AuthUnavailableError = createError('CARD_FORWARDING_AUTH_UNAVAILABLE', 'Token keys are unavailable, retry later', 503)
 /** The PSP refused, failed or answered garbage. The message names the PSP and its error code only. */
-export const PspError = createError<[string, string, ErrorOptions?]>('CARD_FORWARDING_PSP_ERROR', '%s forward failed: %s', 502)
-export const PspTimeoutError = createError<[string, ErrorOptions?]>('CARD_FORWARDING_PSP_TIMEOUT', '%s did not answer in time', 504)
+export const PspError = createError<'CARD_FORWARDING_PSP_ERROR', 502, [string, string, ErrorOptions?]>('CARD_FORWARDING_PSP_ERROR', '%s forward failed: %s', 502)
+export const PspTimeoutError = createError<'CARD_FORWARDING_PSP_TIMEOUT', 504, [string, ErrorOptions?]>('CARD_FORWARDING_PSP_TIMEOUT', '%s did not answer in time', 504)
 
 const SAFE_CODE = /^[A-Za-z0-9_.-]{1,64}$/
 

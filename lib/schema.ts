@@ -1,21 +1,26 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifySchemaCompiler } from 'fastify'
+import * as errors from './errors.ts'
 
 /** Printable ASCII without spaces: no CR/LF, no control or non-ASCII characters. */
 const PRINTABLE = '^[\\x21-\\x7E]+$'
 
 export const CustomerIdentifiersSchema = Type.Object({
-  email: Type.Optional(Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]{1,64}@[^\\s@]+$' })),
-  customerId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: PRINTABLE }))
-}, { additionalProperties: false, minProperties: 1 })
+  email: Type.Optional(Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]{1,64}@[^\\s@]+$', description: "The shopper's email, compared case-insensitively" })),
+  customerId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: PRINTABLE, description: "The partner's customer id, compared exactly" }))
+}, {
+  additionalProperties: false,
+  minProperties: 1,
+  description: "What Rokt knows about the shopper: every identifier sent must match the vault's record, else 404"
+})
 
 /** Rokt's body. Unknown top-level fields are ignored, never used (DESIGN §6); inside, all is strict. */
 export const PaymentSharingBodySchema = Type.Object({
-  partnerPaymentReference: Type.String({ minLength: 1, maxLength: 128, pattern: PRINTABLE }),
-  destination: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' }),
+  partnerPaymentReference: Type.String({ minLength: 1, maxLength: 128, pattern: PRINTABLE, description: "The partner's reference for the first purchase, as given to Rokt's SDK" }),
+  destination: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: "Rokt's destination id, e.g. COM.ROKT.CATALOG" }),
   customerIdentifiers: Type.Optional(CustomerIdentifiersSchema)
-}, { $id: 'RoktPaymentSharingRequest' })
+}, { $id: 'RoktPaymentSharingRequest', description: 'Forward the card vaulted for this reference to this destination' })
 
 export const IdempotencyKeyHeaderSchema = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: PRINTABLE }))
@@ -26,14 +31,24 @@ export const ForwardResponseSchema = Type.Object({
   headers: Type.Record(Type.String(), Type.String(), { description: "The destination's response headers" }),
   body: Type.Unknown({ description: "The destination's body: parsed JSON when it answered JSON, else the raw string" }),
   'request-time': Type.Number({ description: 'Duration of the forward in ms' })
-}, { $id: 'RoktPaymentSharingResponse' })
+}, { $id: 'RoktPaymentSharingResponse', description: "The PSP forwarded the card: the destination's answer, as the PSP relayed it" })
 
 export const ErrorSchema = Type.Object({
   statusCode: Type.Integer(),
-  code: Type.String(),
-  error: Type.String(),
-  message: Type.String()
-})
+  code: Type.String({ description: `Stable, by status: ${errorCodes()}` }),
+  error: Type.String({ description: 'The status text' }),
+  message: Type.String({ description: 'Safe to show: never a card number, token, key or email' })
+}, { description: "Fastify's error shape. After a 4xx, nothing was forwarded" })
+
+/** Every code the route answers with; the package's own are read from lib/errors.ts so the list cannot drift. */
+function errorCodes (): string {
+  const fastifyCodes: Array<[number, string]> = [[400, 'FST_ERR_VALIDATION'], [413, 'FST_ERR_CTP_BODY_TOO_LARGE'], [500, 'CARD_FORWARDING_INTERNAL_ERROR'], [503, 'FST_UNDER_PRESSURE']]
+  const ownCodes = Object.values(errors)
+    .filter(value => typeof value === 'function' && value.prototype instanceof Error)
+    .map(ErrorClass => new (ErrorClass as any)() as { statusCode: number, code: string })
+    .map(({ statusCode, code }): [number, string] => [statusCode, code])
+  return [...fastifyCodes, ...ownCodes].sort((a, b) => a[0] - b[0]).map(([status, code]) => `${status} ${code}`).join(', ')
+}
 
 /**
  * The route's own validator: TypeBox's compiler never coerces types or strips fields (Fastify's

@@ -98,11 +98,11 @@ export interface PspAdapter<TRecord extends object = Record<string, unknown>> {
   readonly __record?: TRecord
 }
 
-type RecordOf<A> = A extends PspAdapter<infer R> ? R : never
-
 /** A vault record: a discriminated union on `psp`, one member per registered adapter. */
 export type VaultedPaymentMethod<Psps extends Record<string, PspAdapter<any>> = Record<string, PspAdapter<any>>> = {
-  [K in keyof Psps & string]: Omit<VaultedPaymentMethodBase, 'psp'> & { psp: K } & RecordOf<Psps[K]>
+  // The record shape is read inline: through a helper alias, TypeScript widens a resolver's
+  // `psp: 'stripe'` to `string` while it infers Psps, and valid records fail to type-check.
+  [K in keyof Psps & string]: Omit<VaultedPaymentMethodBase, 'psp'> & { psp: K } & (Psps[K] extends PspAdapter<infer R> ? R : never)
 }[keyof Psps & string]
 
 /** The body Rokt posts, after validation. */

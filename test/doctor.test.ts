@@ -1,0 +1,260 @@
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import t, { type Test } from 'tap'
+import { main } from '../lib/cli/main.ts'
+import { generateTestKeys, startJwksServer } from '../lib/sandbox/tokens.ts'
+
+const BIN = fileURLToPath(new URL('../lib/cli/bin.ts', import.meta.url))
+const TSX = import.meta.resolve('tsx')
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const SECRETS = {
+  STRIPE_KEY: 'sk_test_doctorSecret0001',
+  ROKT_KEY: 'rokt_destination_secret_0001',
+  ADYEN_KEY: 'AQEadyenDoctorSecret0001',
+  BRAINTREE_PRIVATE: 'braintreeDoctorSecret0001',
+  CKO_KEY: 'sk_sbox_doctorsecretdoctorsecret01'
+}
+
+const rsa = generateTestKeys('RS256', 'rokt-rsa-1')
+const jwks = await startJwksServer({ keys: [rsa.jwk] })
+t.teardown(() => jwks.close())
+const deadJwksUrl = `http://127.0.0.1:${await closedPort()}/.well-known/jwks.json`
+
+const base = {
+  allowedIps: ['203.0.113.0/24', '2001:db8::/32'],
+  auth: { jwksUrl: jwks.url, issuer: 'https://idp.partner.example/', audience: 'rokt-payment-sharing' },
+  destinations: { 'COM.ROKT.CATALOG': { url: 'https://pci.rokt.example/v1/cards', headers: { 'x-rokt-api-key': { $env: 'ROKT_KEY' } } } }
+}
+const json = (value: unknown) => JSON.stringify(value, null, 2)
+
+const dir = t.testdir({
+  'full.json': json({
+    ...base,
+    psps: {
+      stripe: { adapter: 'stripe', apiKey: { $env: 'STRIPE_KEY' } },
+      adyen: { adapter: 'adyen', apiKey: { $env: 'ADYEN_KEY' }, merchantAccount: 'AcmeECOM', environment: 'test' },
+      braintree: { adapter: 'braintree', merchantId: 'acme', publicKey: 'pub', privateKey: { $env: 'BRAINTREE_PRIVATE' }, environment: 'production', configName: { 'COM.ROKT.CATALOG': 'rokt_catalog_v1' } },
+      checkoutCom: { adapter: 'checkoutCom', secretKey: { $env: 'CKO_KEY' }, environment: 'sandbox' }
+    },
+    destinations: {
+      'COM.ROKT.CATALOG': {
+        ...base.destinations['COM.ROKT.CATALOG'],
+        body: { card: { number: '{{card.number}}', exp_month: '{{card.expMonth}}', exp_year: '{{card.expYear}}' }, billing: { postal_code: '{{billing.postalCode}}' }, metadata: { source: 'rokt', note: null } }
+      }
+    }
+  }),
+  'adapters.mjs': `
+import { stripe } from ${JSON.stringify(`${ROOT}index.ts`)}
+import { braintree } from ${JSON.stringify(`${ROOT}lib/adapters/braintree.ts`)}
+const spreedly = { name: 'spreedly', isRecord: () => true, forward: async () => ({}) }
+export default async () => ({
+  allowedIps: ['203.0.113.7'],
+  auth: { publicKey: ${JSON.stringify(rsa.publicKey)}, issuer: 'https://idp.partner.example/', audience: 'rokt' },
+  psps: {
+    stripe: stripe({ apiKey: process.env.STRIPE_KEY }),
+    braintree: braintree({ merchantId: 'acme', publicKey: 'pub', privateKey: process.env.BRAINTREE_PRIVATE, environment: 'sandbox' }),
+    spreedly
+  },
+  resolvePaymentMethod: async () => null,
+  destinations: { 'COM.ROKT.TEST': { url: 'http://127.0.0.1:9/cards', body: { pan: '{{card.number}}' } } },
+  allowInsecureUrls: true
+})
+`,
+  'commonjs.cjs': `module.exports = ${json({
+    ...base,
+    auth: { ...base.auth, algorithms: ['RS256'] },
+    psps: { braintree: { adapter: 'braintree', merchantId: 'acme', publicKey: 'pub', privateKey: 'priv', environment: 'production', configName: 'rokt_all' } },
+    destinations: { 'COM.ROKT.CATALOG': { url: 'https://pci.rokt.example/v1/cards' } }
+  })}`,
+  'broken.json': '{ "allowedIps": [',
+  'number.mjs': 'export default 42',
+  'unset-env.json': json({ ...base, psps: { stripe: { adapter: 'stripe', apiKey: { $env: 'DOCTOR_TEST_UNSET' } } } }),
+  'bad-key.json': json({ ...base, psps: { stripe: { adapter: 'stripe', apiKey: 'pk_test_publishable' } } }),
+  'unknown-adapter.json': json({ ...base, psps: { paypal: { adapter: 'paypal', clientId: 'x' } } }),
+  'not-an-adapter.json': json({ ...base, psps: { stripe: 'sk_test_0000' } }),
+  'no-ips.json': json({ ...base, allowedIps: [], psps: { stripe: { adapter: 'stripe', apiKey: 'sk_test_0000' } } }),
+  'jwks-down.json': json({ ...base, auth: { ...base.auth, jwksUrl: deadJwksUrl }, psps: { stripe: { adapter: 'stripe', apiKey: 'sk_test_0000' } } }),
+  'jwks-unusable.json': json({ ...base, auth: { ...base.auth, algorithms: ['ES256'] }, psps: { stripe: { adapter: 'stripe', apiKey: 'sk_test_0000' } } })
+})
+
+interface Run { how: string, code: number | null, stdout: string, stderr: string }
+
+/**
+ * Each case runs twice: the real command in a child process (through tsx, which starts in a
+ * second where tap's loader takes several), and `main()` in this process, which is what tap's
+ * coverage measures (a child compiled by another loader would garble it). Both must agree.
+ */
+async function doctor (...args: string[]): Promise<Run[]> {
+  return await Promise.all([inChild(args), inProcess(args)])
+}
+
+function inChild (args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, ...SECRETS, NODE_OPTIONS: '' }
+    const child = spawn(process.execPath, ['--import', TSX, BIN, ...args], { cwd: dir, env })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', chunk => { stdout += chunk })
+    child.stderr.on('data', chunk => { stderr += chunk })
+    child.on('error', reject)
+    child.on('close', code => resolve({ how: 'child process', code, stdout, stderr }))
+  })
+}
+
+async function inProcess (args: string[]): Promise<Run> {
+  const run = { how: 'main()', code: null as number | null, stdout: '', stderr: '' }
+  const stdout = { write: (text: string) => { run.stdout += text } }
+  const stderr = { write: (text: string) => { run.stderr += text } }
+  run.code = await main(args, { stdout, stderr, cwd: dir })
+  return run
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort (): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await new Promise(resolve => server.once('listening', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
+Object.assign(process.env, SECRETS)
+
+function noSecrets (t: Test, run: Run) {
+  for (const [name, secret] of Object.entries(SECRETS)) t.notOk((run.stdout + run.stderr).includes(secret), `${name} is never printed`)
+}
+
+// The runs start together; each test awaits its own.
+const runs = {
+  full: doctor('doctor', '--config', 'full.json'),
+  adapters: doctor('doctor', '-c', 'adapters.mjs'),
+  commonjs: doctor('doctor', '--config', 'commonjs.cjs'),
+  missing: doctor('doctor', '--config', 'missing.json'),
+  broken: doctor('doctor', '--config', 'broken.json'),
+  number: doctor('doctor', '--config', 'number.mjs'),
+  unsetEnv: doctor('doctor', '--config', 'unset-env.json'),
+  badKey: doctor('doctor', '--config', 'bad-key.json'),
+  unknownAdapter: doctor('doctor', '--config', 'unknown-adapter.json'),
+  notAnAdapter: doctor('doctor', '--config', 'not-an-adapter.json'),
+  noIps: doctor('doctor', '--config', 'no-ips.json'),
+  jwksDown: doctor('doctor', '--config', 'jwks-down.json'),
+  jwksUnusable: doctor('doctor', '--config', 'jwks-unusable.json'),
+  help: doctor('--help'),
+  noCommand: doctor(),
+  noConfig: doctor('doctor'),
+  badOption: doctor('doctor', '--config', 'full.json', '--fix')
+}
+
+t.test('a JSON config: every check passes and the onboarding artefacts are printed', async t => {
+  for (const run of await runs.full) {
+    t.equal(run.code, 0, `${run.how}: ${run.stderr}`)
+    t.equal(run.stderr, '', 'no progress display when stderr is not a terminal')
+    t.match(run.stdout, '✔ config: loaded full.json')
+    t.match(run.stdout, '✔ psps.stripe: stripe credentials are well formed')
+    t.match(run.stdout, '✔ psps.adyen: adyen credentials are well formed')
+    t.match(run.stdout, '✔ psps.braintree: braintree credentials are well formed')
+    t.match(run.stdout, '✔ psps.checkoutCom: checkout.com credentials are well formed')
+    t.match(run.stdout, '✔ options: valid (destinations: 1, PSPs: 4)')
+    t.match(run.stdout, '- resolvePaymentMethod: not in the config, not checked')
+    t.match(run.stdout, `✔ jwks ${jwks.url}: answers; usable signing keys: 1`)
+    t.ok(jwks.requests >= 1, 'the JWKS was fetched over loopback')
+
+    const artefacts = run.stdout.slice(run.stdout.indexOf('Onboarding artefacts'))
+    for (const [key, name] of [['stripe', 'Stripe'], ['adyen', 'Adyen'], ['checkoutCom', 'Checkout.com']]) {
+      t.match(artefacts, `psps.${key}: send ${name} these destination details for approval`)
+    }
+    t.match(artefacts, [
+      '  COM.ROKT.CATALOG',
+      '    url        https://pci.rokt.example/v1/cards',
+      '    method     POST',
+      '    headers    x-rokt-api-key (names only: the values travel with each forward)',
+      '    body       application/json',
+      '    card data  /card/number (card number), /card/exp_month (expiry month), /card/exp_year (expiry year)',
+      '    billing    /billing/postal_code (postal code)'
+    ].join('\n'))
+
+    t.match(artefacts, 'psps.braintree: submit this Forward API config to Braintree for review, one per destination')
+    const start = artefacts.indexOf('    {', artefacts.indexOf('psps.braintree'))
+    const config = JSON.parse(artefacts.slice(start, artefacts.indexOf('\n    }\n', start) + 6))
+    t.match(config, {
+      name: 'rokt_catalog_v1',
+      methods: ['POST'],
+      url: '^https://pci\\.rokt\\.example/v1/cards$',
+      types: ['CreditCard'],
+      request_format: { '/body': 'json' }
+    })
+    t.same(config.transformations.slice(0, 2), [
+      { path: '/header/x-rokt-api-key', value: '$header_1' },
+      { path: '/body/card/number', value: '$number' }
+    ])
+    t.same(config.transformations.at(-1), { path: '/body/metadata/note', value: null })
+    noSecrets(t, run)
+  }
+})
+
+t.test('a module exporting a function: adapters built by the config, a pinned key, sandbox flags', async t => {
+  for (const run of await runs.adapters) {
+    t.equal(run.code, 0, `${run.how}: ${run.stderr}`)
+    t.match(run.stdout, '✔ psps.stripe: stripe adapter built by the config')
+    t.match(run.stdout, '✔ psps.spreedly: spreedly adapter built by the config')
+    t.notMatch(run.stdout, 'resolvePaymentMethod: not in the config')
+    t.match(run.stdout, '! allowInsecureUrls is on: plain http, for the sandbox only: never in production')
+    t.match(run.stdout, '- jwks: none configured (a pinned key), nothing to fetch')
+    t.match(run.stdout, 'psps.spreedly: send spreedly these destination details for approval')
+    t.match(run.stdout, '    headers    none\n')
+    t.match(run.stdout, '    card data  /pan (card number)\n')
+    t.notMatch(run.stdout, '    billing')
+    t.match(run.stdout, '(set "name" to the configName you give braintree())')
+    t.match(run.stdout, '"name": "card_forwarding_COM.ROKT.TEST"')
+    noSecrets(t, run)
+  }
+})
+
+t.test('a CommonJS module: one Braintree config name for every destination', async t => {
+  for (const run of await runs.commonjs) {
+    t.equal(run.code, 0, `${run.how}: ${run.stderr}`)
+    t.match(run.stdout, '✔ psps.braintree: braintree credentials are well formed')
+    t.match(run.stdout, '"name": "rokt_all"')
+    t.notMatch(run.stdout, 'set "name"')
+  }
+})
+
+const failures: Array<[keyof typeof runs, string, RegExp | string]> = [
+  ['missing', 'a config file that does not exist', /^✖ config: ENOENT: no such file or directory/],
+  ['broken', 'a config file that is not JSON', /^✖ config: .*JSON/],
+  ['number', 'a module that does not export options', '✖ config: must export the plugin options: an object, or a function returning one'],
+  ['unsetEnv', 'an environment variable the config names but is not set', '✖ config: psps.stripe.apiKey: environment variable DOCTOR_TEST_UNSET is not set'],
+  ['badKey', 'a malformed PSP credential', '✖ psps.stripe: stripe: apiKey must be a Stripe secret (sk_) or restricted (rk_) key'],
+  ['unknownAdapter', 'an adapter the package does not ship', '✖ psps.paypal: unknown adapter "paypal" (one of stripe, adyen, braintree, checkoutCom)'],
+  ['notAnAdapter', 'a PSP that is neither an adapter nor a description of one', '✖ options: psps.stripe: not a PspAdapter (needs name, isRecord and forward)'],
+  ['noIps', 'options the plugin refuses at registration', '✖ options: allowedIps: give at least one address or CIDR'],
+  ['jwksDown', 'a JWKS URL that does not answer', `✖ jwks ${deadJwksUrl}: no key set: connect ECONNREFUSED`],
+  ['jwksUnusable', 'a JWKS without a key for the configured algorithms', `✖ jwks ${jwks.url}: answers, but with no signing key usable with ES256`]
+]
+for (const [name, what, message] of failures) {
+  t.test(`fails with a clear message: ${what}`, async t => {
+    for (const run of await runs[name]) {
+      t.equal(run.code, 1, run.how)
+      t.match(run.stderr, message)
+      t.equal(run.stderr.split('\n').filter(Boolean).length, 1, 'one line, on stderr')
+      t.notMatch(run.stdout, 'Onboarding artefacts')
+      noSecrets(t, run)
+    }
+  })
+}
+
+t.test('usage', async t => {
+  for (const run of await runs.help) {
+    t.equal(run.code, 0, run.how)
+    t.match(run.stdout, 'Usage: fastify-rokt-card-forwarding doctor --config <file>')
+  }
+  for (const run of [...await runs.noCommand, ...await runs.noConfig]) {
+    t.equal(run.code, 2, run.how)
+    t.match(run.stderr, /^Usage: /)
+  }
+  for (const run of await runs.badOption) {
+    t.equal(run.code, 2, run.how)
+    t.match(run.stderr, /^Unknown option '--fix'/)
+  }
+})
