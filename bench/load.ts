@@ -8,6 +8,8 @@ export interface LoadOptions {
   durationSeconds: number
   /** Authorization values to cycle through, one per request (instead of the one in `headers`). */
   authorizations?: string[]
+  /** Requests per second over all connections; as fast as the server answers when absent. */
+  rate?: number
 }
 
 export interface LoadRun {
@@ -35,6 +37,7 @@ export function runLoad (options: LoadOptions): Promise<LoadRun> {
       connections: options.connections,
       duration: options.durationSeconds,
       pipelining: 1,
+      ...(options.rate === undefined ? {} : { overallRate: options.rate }),
       ...(options.authorizations === undefined ? {} : { requests: [{ setupRequest: cycle(options.authorizations) }] })
     }, (err, result) => {
       if (err !== null) return reject(err)

@@ -50,6 +50,7 @@ declare module 'autocannon' {
     connections?: number
     duration?: number
     pipelining?: number
+    overallRate?: number
     /** setupRequest runs before every request and may rewrite it. */
     requests?: Array<{ setupRequest?: (request: { headers: Record<string, string> }) => unknown }>
   }
