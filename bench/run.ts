@@ -184,21 +184,21 @@ async function check ({ w, load }: Subject): Promise<void> {
 }
 
 /** Adds the simulator's new connections and requests during `work` to the subject's count. */
-async function counted (s: Subject, backend: BenchChild, work: () => Promise<void>): Promise<void> {
+async function counted<T> (s: Subject, backend: BenchChild, work: () => Promise<T>): Promise<T> {
   const before = await backend.ask('stats')
-  await work()
+  const outcome = await work()
   const after = await backend.ask('stats')
   s.simConnections += after.connections - before.connections
   s.simRequests += after.requests - before.requests
+  return outcome
 }
 
 /** One measured slice: load, and the CPU both the server and the backend spent meanwhile. */
 async function measureSlice (s: Subject, backend: BenchChild, seconds: number): Promise<LoadRun> {
-  let run: LoadRun | undefined
-  await counted(s, backend, async () => {
+  const run = await counted(s, backend, async () => {
     await backend.ask('probe-start')
     const from = (await s.server.ask('probe-start')).clockMicros
-    run = await runLoad({ ...s.load, durationSeconds: seconds })
+    const run = await runLoad({ ...s.load, durationSeconds: seconds })
     const probe = await s.server.ask('probe-stop')
     const backendProbe = await backend.ask('probe-stop')
     s.windows.push({ from, to: probe.clockMicros })
@@ -206,9 +206,10 @@ async function measureSlice (s: Subject, backend: BenchChild, seconds: number): 
     s.backendCpuMicros += backendProbe.cpuMicros
     s.rss = probe.rss
     s.heapUsed = probe.heapUsed
+    return run
   })
-  s.runs.push(run as LoadRun)
-  return run as LoadRun
+  s.runs.push(run)
+  return run
 }
 
 function rpsOf (run: LoadRun): number {
