@@ -45,4 +45,7 @@ export { safeCode } from './lib/errors.ts'
 export { createPspClient, type PspClient, type PspClientOptions, type PspTimeouts } from './lib/psp-http.ts'
 export { DEFAULT_TEMPLATE, billingValue, isCardToken, renderTemplate } from './lib/template.ts'
 export { destinationBody, headerMap } from './lib/relay.ts'
+// Bearer-token conventions of common authorization servers, and the built-in token endpoint's secrets.
+export { authPresets } from './lib/auth-presets.ts'
+export { generateClientSecret, hashClientSecret } from './lib/token-endpoint.ts'
 export type * from './types/index.ts'

@@ -12,7 +12,7 @@ export const auth = { publicKey: keys.publicKey, issuer, audience, requiredScope
 
 /** Calls the route as Rokt would, prints the answer, and closes everything. */
 export async function callAsRokt (app: FastifyInstance, partnerPaymentReference: string): Promise<void> {
-  const token = mintToken({ privateKey: keys.privateKey, algorithm: 'ES256', kid: 'example-key', issuer, audience, clientId: 'rokt', scope: 'payment-sharing' })
+  const token = mintToken({ privateKey: keys.privateKey, algorithm: 'ES256', kid: 'example-key', issuer, audience, clientId: 'rokt', subject: 'rokt', scope: 'payment-sharing' })
   const res = await app.inject({
     method: 'POST',
     url: '/v1/initiate-payment-sharing',

@@ -2,55 +2,62 @@ import { createPublicKey } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import type { Algorithm } from 'fast-jwt'
-import type { AuthOptions } from '../types/index.ts'
+import type { AuthOptions, AuthPreset } from '../types/index.ts'
+import { authPresets } from './auth-presets.ts'
 import { AuthUnavailableError, InsufficientScopeError, UnauthorizedError } from './errors.ts'
-import { createJwksKeySource, type JwksKeySource } from './jwks.ts'
+import { createJwksKeySource } from './jwks.ts'
 
 const NAMESPACE = 'roktCardForwarding'
 const VERIFY = 'roktCardForwardingJwtVerify'
 const CLAIMS = 'roktCardForwardingClaims'
 const REALM = 'rokt-card-forwarding'
 const HMAC = ['HS256', 'HS384', 'HS512']
-const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+const RSA = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
+const ASYMMETRIC = [...RSA, 'ES256', 'ES384', 'ES512', 'EdDSA']
+/** RFC 6749 §3.3 scope-token */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+const CLAIM_NAME = /^[\w.:-]{1,64}$/
+/** RFC 6750 §2.1: the scheme, one space, one b64token. */
+const BEARER_SCHEME = /^Bearer(?:\s|$)/i
+const BEARER = /^Bearer ([\w~+/.-]+=*)$/i
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/
 
-export interface TokenClaims {
+interface TokenClaims {
   iss: string
-  aud: string | string[]
+  aud?: string | string[]
   exp: number
   iat: number
   sub?: string
-  client_id?: string
-  scope?: unknown
-  scp?: unknown
   [claim: string]: unknown
+}
+
+/**
+ * A refusal carrying why (and, once the token is verified, which client), for the audit log only:
+ * the caller always gets the same generic body.
+ */
+function refused (error: Error, reason: string, client?: string): Error & { reason: string, client?: string } {
+  return Object.assign(error, { reason, client })
 }
 
 /** The algorithms a key allows: one family, derived from the key itself (RFC 8725 §3.1). */
 function algorithmsFor (auth: AuthOptions): string[] {
   let family: string[]
-  let fallback: string
   if (auth.secret !== undefined) {
     family = HMAC
-    fallback = 'HS256'
   } else if (auth.publicKey !== undefined) {
     const key = createPublicKey(auth.publicKey)
     const type = key.asymmetricKeyType
     const curve = key.asymmetricKeyDetails?.namedCurve
-    if (type === 'rsa') family = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
-    else if (type === 'rsa-pss') family = ['PS256', 'PS384', 'PS512']
+    if (type === 'rsa') family = RSA
     else if (type === 'ec' && curve === 'prime256v1') family = ['ES256']
     else if (type === 'ec' && curve === 'secp384r1') family = ['ES384']
     else if (type === 'ec' && curve === 'secp521r1') family = ['ES512']
     else if (type === 'ed25519') family = ['EdDSA']
     else throw new Error(`auth.publicKey: unsupported key type ${String(type)}`)
-    fallback = family[0]
   } else {
     family = ASYMMETRIC
-    fallback = 'RS256'
   }
-  const algorithms = auth.algorithms ?? [fallback]
+  const algorithms = auth.algorithms ?? [family === ASYMMETRIC ? 'RS256' : family[0]]
   if (!Array.isArray(algorithms) || algorithms.length === 0 || algorithms.some(a => !family.includes(a))) {
     throw new Error(`auth.algorithms: must be a non-empty subset of ${family.join(', ')} for this key`)
   }
@@ -76,19 +83,59 @@ function checkAuthOptions (auth: AuthOptions): void {
   if (auth.requiredScope !== undefined && (typeof auth.requiredScope !== 'string' || !SCOPE_TOKEN.test(auth.requiredScope))) {
     throw new Error('auth.requiredScope: must be one RFC 6749 scope token')
   }
-  positive(auth.maxTokenAgeSeconds, 'auth.maxTokenAgeSeconds', 86_400)
-  positive(auth.clockToleranceSeconds, 'auth.clockToleranceSeconds', 60)
-  positive(auth.jwksTimeoutMs, 'auth.jwksTimeoutMs', 30_000)
-  if (auth.typ !== undefined && (typeof auth.typ !== 'string' || auth.typ.length === 0)) throw new Error('auth.typ: must be a string')
-  if (auth.requiredClaims !== undefined && (!Array.isArray(auth.requiredClaims) || auth.requiredClaims.some(c => typeof c !== 'string'))) {
-    throw new Error('auth.requiredClaims: must be an array of claim names')
+  if (auth.allowedClientIds !== undefined && !isNonEmptyStrings(auth.allowedClientIds)) {
+    throw new Error('auth.allowedClientIds: must be a non-empty array of client ids')
+  }
+  checkInteger(auth.maxTokenAgeSeconds, 'auth.maxTokenAgeSeconds', 1, 86_400)
+  checkInteger(auth.maxTokenLifetimeSeconds, 'auth.maxTokenLifetimeSeconds', 1, auth.maxTokenAgeSeconds ?? 900)
+  checkInteger(auth.clockToleranceSeconds, 'auth.clockToleranceSeconds', 0, 60)
+  checkInteger(auth.tokenCacheSize, 'auth.tokenCacheSize', 0, 10_000)
+  checkInteger(auth.jwksTimeoutMs, 'auth.jwksTimeoutMs', 1, 30_000)
+  checkInteger(auth.jwksTtlMs, 'auth.jwksTtlMs', 1, 86_400_000)
+  checkInteger(auth.jwksCooldownMs, 'auth.jwksCooldownMs', 0, 3_600_000)
+}
+
+/** An optional integer option: absent, or within [min, max]. */
+export function checkInteger (value: unknown, name: string, min: number, max: number): void {
+  if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)) {
+    throw new Error(`${name}: must be an integer from ${min} to ${max}`)
   }
 }
 
-function positive (value: unknown, name: string, max: number): void {
-  if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max)) {
-    throw new Error(`${name}: must be an integer from 0 to ${max}`)
+function isNonEmptyStrings (value: unknown): value is string[] {
+  return Array.isArray(value) && value.length > 0 && value.every(v => typeof v === 'string' && v.length > 0)
+}
+
+/** The preset's conventions, each overridable in `auth`; validated once, at registration. */
+function conventionsFor (auth: AuthOptions): AuthPreset {
+  const name = auth.preset ?? 'rfc9068'
+  if (!Object.hasOwn(authPresets, name)) throw new Error(`auth.preset: must be one of ${Object.keys(authPresets).join(', ')}`)
+  const preset = authPresets[name]
+  const pick = <K extends keyof AuthPreset>(key: K): AuthPreset[K] => auth[key] === undefined ? preset[key] : auth[key] as AuthPreset[K]
+  const conventions: AuthPreset = {
+    typ: pick('typ'),
+    requiredClaims: pick('requiredClaims'),
+    requiredClaimValues: pick('requiredClaimValues'),
+    scopeClaims: pick('scopeClaims'),
+    clientIdClaim: pick('clientIdClaim'),
+    audienceClaim: pick('audienceClaim')
   }
+  if (conventions.typ !== null && (typeof conventions.typ !== 'string' || conventions.typ.length === 0)) throw new Error('auth.typ: must be a string, or null for no check')
+  if (!Array.isArray(conventions.requiredClaims) || !conventions.requiredClaims.every(isClaimName)) throw new Error('auth.requiredClaims: must be an array of claim names')
+  const values = conventions.requiredClaimValues
+  if (values === null || typeof values !== 'object' || !Object.entries(values).every(([k, v]) => isClaimName(k) && typeof v === 'string')) {
+    throw new Error('auth.requiredClaimValues: must map claim names to strings')
+  }
+  if (!Array.isArray(conventions.scopeClaims) || conventions.scopeClaims.length === 0 || !conventions.scopeClaims.every(isClaimName)) {
+    throw new Error('auth.scopeClaims: must be a non-empty array of claim names')
+  }
+  if (!isClaimName(conventions.clientIdClaim)) throw new Error('auth.clientIdClaim: must be a claim name')
+  if (!isClaimName(conventions.audienceClaim)) throw new Error('auth.audienceClaim: must be a claim name')
+  return conventions
+}
+
+function isClaimName (name: unknown): boolean {
+  return typeof name === 'string' && CLAIM_NAME.test(name)
 }
 
 /** Loopback http is allowed for the sandbox only; a real JWKS is https. */
@@ -98,22 +145,27 @@ export function isLoopback (url: URL): boolean {
 
 /**
  * Registers @fastify/jwt under a private namespace in the plugin's own scope and returns the
- * route's onRequest hook. Every verification failure is a 401 with a fixed message and an RFC 6750
- * challenge; a JWKS that cannot be read is a 503.
+ * route's onRequest check. Every verification failure is a 401 with a fixed message and an RFC 6750
+ * challenge; a JWKS that cannot be read is a 503 with Retry-After.
  */
 export async function setupAuth (fastify: FastifyInstance, auth: AuthOptions) {
   checkAuthOptions(auth)
   const algorithms = algorithmsFor(auth)
-  const leewaySeconds = auth.clockToleranceSeconds ?? 30
+  const conventions = conventionsFor(auth)
+  const leewayMs = (auth.clockToleranceSeconds ?? 30) * 1000
   const maxAge = auth.maxTokenAgeSeconds ?? 900
-  const requiredScope = auth.requiredScope
+  const maxLifetime = auth.maxTokenLifetimeSeconds ?? maxAge
+  const tokenCacheSize = auth.tokenCacheSize ?? 100
+  const { requiredScope, audience } = auth
+  const { audienceClaim, clientIdClaim, scopeClaims, requiredClaimValues } = conventions
+  const allowedClients = auth.allowedClientIds === undefined ? null : new Set(auth.allowedClientIds)
 
-  let jwks: JwksKeySource | null = null
   let secret: unknown
+  let retryAfter = '30'
   if (auth.jwksUrl !== undefined) {
-    const source = createJwksKeySource({ url: auth.jwksUrl, algorithms, timeoutMs: auth.jwksTimeoutMs })
-    jwks = source
-    secret = (_request: FastifyRequest, token: { header: { kid?: unknown } }) => source.getKey(token.header.kid)
+    const source = createJwksKeySource({ url: auth.jwksUrl, algorithms, timeoutMs: auth.jwksTimeoutMs, ttlMs: auth.jwksTtlMs, cooldownMs: auth.jwksCooldownMs })
+    secret = (_request: FastifyRequest, token: { header: { kid?: unknown, alg?: unknown } }) => source.getKey(token.header.kid, token.header.alg)
+    retryAfter = String(source.retryAfterSeconds)
     fastify.addHook('onClose', () => source.close())
   } else {
     secret = auth.secret ?? { public: auth.publicKey }
@@ -137,54 +189,93 @@ export async function setupAuth (fastify: FastifyInstance, auth: AuthOptions) {
     verify: {
       algorithms: algorithms as Algorithm[],
       allowedIss: auth.issuer,
-      allowedAud: auth.audience,
-      requiredClaims: [...new Set(['exp', 'iat', 'iss', 'aud', ...(auth.requiredClaims ?? [])])],
-      clockTolerance: leewaySeconds * 1000,
+      ...(audienceClaim === 'aud' ? { allowedAud: audience } : {}),
+      requiredClaims: [...new Set(['iss', 'exp', 'iat', audienceClaim, ...conventions.requiredClaims, ...Object.keys(requiredClaimValues)])],
+      clockTolerance: leewayMs,
       maxAge,
-      ...(auth.typ !== undefined ? { checkTyp: auth.typ } : {})
+      // fast-jwt's LRU of verified tokens, keyed by its own hash of the token (never a custom
+      // cacheKeyBuilder: GHSA-rp9m-7r4c-75qg); an entry lives no longer than the token's exp or max age.
+      ...(tokenCacheSize > 0 ? { cache: tokenCacheSize } : {}),
+      ...(conventions.typ !== null ? { checkTyp: conventions.typ } : {})
     }
   })
 
   const challenge = `Bearer realm="${REALM}"`
-  const invalid = `${challenge}, error="invalid_token"`
-  const insufficient = `${challenge}, error="insufficient_scope", scope="${requiredScope ?? ''}"`
+  const invalidRequest = `${challenge}, error="invalid_request"`
+  const invalidToken = `${challenge}, error="invalid_token"`
+  const insufficient = `${challenge}, error="insufficient_scope"${requiredScope === undefined ? '' : `, scope="${requiredScope}"`}`
 
-  async function authenticate (request: FastifyRequest, reply: FastifyReply): Promise<TokenClaims> {
+  /** Verifies the bearer token; resolves to the calling client (see clientIdClaim), if the token names one. */
+  async function authenticate (request: FastifyRequest, reply: FastifyReply): Promise<{ claims: TokenClaims, client: string | undefined }> {
     const header = request.headers.authorization
-    if (typeof header !== 'string' || !/^Bearer /i.test(header)) {
+    // RFC 6750 §3: a request without credentials we accept gets a challenge with no error code.
+    // We only read the header: a token in the query string or the body is never used.
+    if (typeof header !== 'string' || !BEARER_SCHEME.test(header)) {
       reply.header('www-authenticate', challenge)
-      throw new UnauthorizedError()
+      throw refused(new UnauthorizedError(), 'no_credentials')
     }
-    reply.header('www-authenticate', invalid)
-    if (!JWT_SHAPE.test(header.slice(7))) throw new UnauthorizedError()
+    const match = BEARER.exec(header)
+    // DESIGN §4: a malformed header is a 401, with RFC 6750's invalid_request as its error code;
+    // so is a second token in the query string (RFC 6750 §2.3: one method per request).
+    if (match === null || Object.hasOwn(request.query as object, 'access_token')) {
+      reply.header('www-authenticate', invalidRequest)
+      throw refused(new UnauthorizedError(), 'invalid_request')
+    }
+    reply.header('www-authenticate', invalidToken)
+    if (!JWT_SHAPE.test(match[1])) throw refused(new UnauthorizedError(), 'not_a_jwt')
     let claims: TokenClaims
     try {
       claims = await (request as any)[VERIFY]() as TokenClaims
     } catch (err) {
       if (err instanceof AuthUnavailableError) {
         reply.removeHeader('www-authenticate')
-        reply.header('retry-after', '30')
-        throw err
+        reply.header('retry-after', retryAfter)
+        throw refused(err, 'jwks_unavailable')
       }
-      throw new UnauthorizedError()
+      // fast-jwt, @fastify/jwt and our key source all set a fixed code (FAST_JWT_EXPIRED, ...).
+      throw refused(new UnauthorizedError(), String((err as { code?: unknown }).code).slice(0, 64))
     }
-    if (claims === null || typeof claims !== 'object' || Array.isArray(claims) ||
-        typeof claims.iat !== 'number' || claims.iat * 1000 > Date.now() + leewaySeconds * 1000) {
-      throw new UnauthorizedError()
-    }
-    if (requiredScope !== undefined && !hasScope(claims, requiredScope)) {
+    const reason = claimsProblem(claims)
+    if (reason !== null) throw refused(new UnauthorizedError(), reason)
+    const client = stringClaim(claims, clientIdClaim) ?? stringClaim(claims, 'sub')
+    if (allowedClients !== null && (client === undefined || !allowedClients.has(client))) {
       reply.header('www-authenticate', insufficient)
-      throw new InsufficientScopeError()
+      throw refused(new InsufficientScopeError(), 'client_not_allowed', client)
+    }
+    if (requiredScope !== undefined && !hasScope(claims, requiredScope, scopeClaims)) {
+      reply.header('www-authenticate', insufficient)
+      throw refused(new InsufficientScopeError(), 'scope_missing', client)
     }
     reply.removeHeader('www-authenticate')
-    return claims
+    return { claims, client }
   }
 
-  return { authenticate, jwks }
+  /** What fast-jwt does not check: a future iat, the lifetime exp - iat, non-aud audiences, fixed claim values. */
+  function claimsProblem (claims: TokenClaims): string | null {
+    // fast-jwt has already refused non-object payloads and non-numeric iat/exp (FAST_JWT_INVALID_*).
+    if (claims.iat * 1000 > Date.now() + leewayMs) return 'iat_in_future'
+    if (claims.exp - claims.iat > maxLifetime) return 'token_lifetime'
+    if (audienceClaim !== 'aud' && claims[audienceClaim] !== audience) return 'audience'
+    for (const [name, value] of Object.entries(requiredClaimValues)) if (claims[name] !== value) return 'claim_value'
+    return null
+  }
+
+  return { authenticate }
 }
 
-/** `scope` is a space-delimited string (RFC 8693/9068); some servers send an `scp` array instead. */
-export function hasScope (claims: TokenClaims, scope: string): boolean {
-  if (typeof claims.scope === 'string' && claims.scope.split(' ').includes(scope)) return true
-  return Array.isArray(claims.scp) && claims.scp.includes(scope)
+function stringClaim (claims: TokenClaims, name: string): string | undefined {
+  const value = claims[name]
+  return typeof value === 'string' ? value : undefined
+}
+
+/**
+ * RFC 9068 §2.2.3 `scope` is one space-delimited string; other scope claims (Okta `scp`, Entra
+ * `roles`) may be an array of strings or such a string.
+ */
+function hasScope (claims: TokenClaims, scope: string, scopeClaims: readonly string[]): boolean {
+  return scopeClaims.some(name => {
+    const value = claims[name]
+    if (typeof value === 'string') return value.split(' ').includes(scope)
+    return name !== 'scope' && Array.isArray(value) && value.includes(scope)
+  })
 }

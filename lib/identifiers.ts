@@ -12,10 +12,11 @@ function same (sent: string, known: unknown): boolean {
 
 /**
  * Every identifier Rokt sent must match what the vault knows: no "email OR customerId" fallback.
- * Email compares case-insensitively, customerId exactly.
+ * Email compares case-insensitively, customerId exactly. When the vault knows the customer, Rokt
+ * must name them: a bare reference is not enough (references can be guessable order numbers).
  */
 export function identifiersMatch (sent: CustomerIdentifiers | undefined, known: CustomerIdentifiers | undefined): boolean {
-  if (sent === undefined) return true
+  if (sent === undefined) return known?.email === undefined && known?.customerId === undefined
   let ok = true
   if (sent.email !== undefined) ok = same(sent.email.toLowerCase(), known?.email?.toLowerCase()) && ok
   if (sent.customerId !== undefined) ok = same(sent.customerId, known?.customerId) && ok

@@ -1,13 +1,14 @@
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify'
+import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchemaCompiler } from 'fastify'
 import type { CardForwardingOptions, PaymentSharingRequest, PspAdapter } from '../types/index.ts'
-import { createAuditor } from './audit.ts'
+import { createAuditor, requestLogSerializers } from './audit.ts'
 import { setupAuth } from './auth.ts'
 import { IpNotAllowedError, PaymentMethodNotFoundError, PspError, UnknownDestinationError, UnsupportedMediaTypeError } from './errors.ts'
 import { identifiersMatch } from './identifiers.ts'
-import { buildAllowlist, isAllowed } from './ip-allowlist.ts'
+import { buildAllowlist, checkTrustProxy, isAllowed } from './ip-allowlist.ts'
 import { resolveOptions } from './options.ts'
 import { ErrorSchema, ForwardResponseSchema, PaymentSharingBodySchema, strictValidatorCompiler } from './schema.ts'
+import { setupTokenEndpoint } from './token-endpoint.ts'
 
 const JSON_MEDIA_TYPE = /^application\/json(?:;[ \t]*charset=(?:utf-8|"utf-8"))?$/i
 const ACTOR = 'roktCardForwardingActor'
@@ -16,14 +17,15 @@ const OWN_MESSAGES = /^(?:CARD_FORWARDING_|FST_ERR_VALIDATION$|FST_UNDER_PRESSUR
 
 export async function cardForwardingPlugin (fastify: FastifyInstance, options: CardForwardingOptions<any>): Promise<void> {
   const resolved = resolveOptions(options)
-  if (!Array.isArray(options.allowedIps) || options.allowedIps.length === 0) throw new Error('allowedIps: give at least one address or CIDR')
   const allowlist = buildAllowlist(options.allowedIps)
-  const trustProxy = hostOption(fastify, 'trustProxy')
-  if ((trustProxy === true || typeof trustProxy === 'number') && options.allowUnsafeTrustProxy !== true) {
-    throw new Error('trustProxy: true or a hop count makes request.ip spoofable or ignored; give the proxies\' CIDRs (or set allowUnsafeTrustProxy)')
-  }
-  const { authenticate } = await setupAuth(fastify, options.auth)
+  const tokenEndpoint = options.tokenEndpoint
+  checkTrustProxy(hostOption(fastify, 'trustProxy'), {
+    allowedIps: options.allowedIps,
+    ...(tokenEndpoint == null ? {} : { 'tokenEndpoint.allowedIps': tokenEndpoint.allowedIps })
+  }, options.allowUnsafeTrustProxy === true)
   const audit = createAuditor(options.onAudit)
+  const auth = tokenEndpoint == null ? options.auth : await setupTokenEndpoint(fastify, tokenEndpoint, options.auth, audit)
+  const { authenticate } = await setupAuth(fastify, auth)
   const resolvePaymentMethod = options.resolvePaymentMethod
   const { adapters, destinations, relay } = resolved
 
@@ -41,11 +43,10 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
 
   async function checkToken (request: FastifyRequest, reply: FastifyReply): Promise<void> {
     try {
-      const claims = await authenticate(request, reply)
-      ;(request as any)[ACTOR] = typeof claims.client_id === 'string' ? claims.client_id : claims.sub
+      ;(request as any)[ACTOR] = (await authenticate(request, reply)).client
     } catch (err) {
-      const code = (err as FastifyError).code
-      audit(request, code === 'CARD_FORWARDING_INSUFFICIENT_SCOPE' ? 'scope_denied' : 'auth_failed', { statusCode: (err as FastifyError).statusCode as number, code })
+      const { code, statusCode, reason, client } = err as FastifyError & { reason: string, client?: string }
+      audit(request, code === 'CARD_FORWARDING_INSUFFICIENT_SCOPE' ? 'scope_denied' : 'auth_failed', { statusCode: statusCode as number, code, reason, actor: client })
       throw err
     }
   }
@@ -85,13 +86,28 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
     return { status: result.status, headers: result.headers, body: relay === 'psp' ? result.pspBody : result.body, 'request-time': result.requestTime }
   }
 
+  // Only JSON, parsed here whatever the host's onProtoPoisoning says: a __proto__ key, or a
+  // constructor.prototype, anywhere in the body is a 400 (secure-json-parse's rule, without the dependency).
+  fastify.removeAllContentTypeParsers()
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, JSON.parse(body as string, rejectPoisoning))
+    } catch {
+      done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY(), undefined)
+    }
+  })
+
   fastify.setErrorHandler(function (error: FastifyError, request, reply) {
     let statusCode = error.statusCode ?? 500
     if (statusCode < 400 || statusCode > 599) statusCode = 500
     const code = statusCode === 500 ? 'CARD_FORWARDING_INTERNAL_ERROR' : error.code
-    if (statusCode === 500) request.log.error({ err: error }, 'card-forwarding: unexpected error')
+    const actor = (request as any)[ACTOR]
+    if (statusCode === 500) {
+      request.log.error({ err: error }, 'card-forwarding: unexpected error')
+      audit(request, 'internal_error', { statusCode, code, actor })
+    }
     if (statusCode === 400 || statusCode === 413 || statusCode === 415) {
-      audit(request, 'validation_failed', { statusCode, code, actor: (request as any)[ACTOR] })
+      audit(request, 'validation_failed', { statusCode, code, actor })
     }
     const message = statusCode !== 500 && OWN_MESSAGES.test(code) ? error.message : STATUS_CODES[statusCode] as string
     reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode], message })
@@ -106,6 +122,7 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
       response: { 200: ForwardResponseSchema, '4xx': ErrorSchema, '5xx': ErrorSchema }
     },
     validatorCompiler: strictValidatorCompiler as FastifySchemaCompiler<any>,
+    logSerializers: requestLogSerializers,
     onRequest: [checkIp, checkToken, checkMediaType],
     handler: forward
   })
@@ -119,6 +136,13 @@ function hostOption (fastify: FastifyInstance, name: string): unknown {
   }
   /* c8 ignore next 2 */
   throw new Error('cannot read the server options of this Fastify version')
+}
+
+function rejectPoisoning (key: string, value: unknown): unknown {
+  if (key === '__proto__' || (key === 'constructor' && value !== null && typeof value === 'object' && Object.hasOwn(value, 'prototype'))) {
+    throw new Error('prototype poisoning')
+  }
+  return value
 }
 
 function isPspFailure (err: unknown): err is FastifyError {

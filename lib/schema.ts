@@ -1,5 +1,5 @@
 import { Type, type TSchema } from '@sinclair/typebox'
-import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { TypeCompiler, type ValueError } from '@sinclair/typebox/compiler'
 import type { FastifySchemaCompiler } from 'fastify'
 import * as errors from './errors.ts'
 
@@ -58,7 +58,8 @@ export const strictValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema
   const check = TypeCompiler.Compile(schema)
   return (data: unknown) => {
     if (check.Check(data)) return { value: data }
-    const path = check.Errors(data).First()?.path ?? ''
+    // Check failed, so there is a first error.
+    const { path } = check.Errors(data).First() as ValueError
     return { error: new Error(`body${path} is invalid`) }
   }
 }

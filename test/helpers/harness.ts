@@ -1,10 +1,13 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { appendFileSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { Test } from 'tap'
 import cardForwarding, { type AuditEvent, type CardForwardingOptions } from '../../index.ts'
 import { startFakeDestination, type FakeDestination } from '../../lib/sandbox/destination.ts'
 import { PSP_KITS, type PspKit, type RunningSimulator } from './psp-kits.ts'
 import { generateTestKeys, mintToken, type MintTokenOptions, type TestKeyPair } from '../../lib/sandbox/tokens.ts'
+import { LOG_CAPTURE_DIR } from './secrets.ts'
 
 export const ISSUER = 'https://idp.rokt.example/'
 export const AUDIENCE = 'rokt-payment-sharing'
@@ -13,14 +16,31 @@ export const DESTINATION = 'COM.ROKT.CATALOG'
 export const EMAIL = 'Jenny.Rosen@example.com'
 export const ROKT_API_KEY = 'rokt_dest_key_0123456789'
 
-/** Every log line any harness app wrote during the whole test file (scanned for secrets by tests). */
+/**
+ * Every log line any harness app wrote during the whole test file (scanned for secrets by tests),
+ * also appended to LOG_CAPTURE_DIR so that the suite-wide scan (tap's `after`) sees every process.
+ */
 export const logLines: string[] = []
+mkdirSync(LOG_CAPTURE_DIR, { recursive: true })
+const captureFile = join(LOG_CAPTURE_DIR, `${process.pid}.ndjson`)
+appendFileSync(captureFile, '')
 export const logStream = new Writable({
   write (chunk, _enc, done) {
     logLines.push(chunk.toString())
+    appendFileSync(captureFile, chunk)
     done()
   }
 })
+
+/**
+ * The logger every test app uses: everything down to trace, into logStream. ISO timestamps, so
+ * that no epoch-millisecond number looks like a card number to the scan.
+ */
+export const testLogger = {
+  level: 'trace',
+  stream: logStream,
+  timestamp: () => `,"time":"${new Date().toISOString()}"`
+}
 
 export const rsaKeys: TestKeyPair = generateTestKeys('RS256', 'rokt-rsa-1')
 
@@ -60,7 +80,7 @@ export async function buildHarness (t: Test, options: HarnessOptions = {}): Prom
     ['ORDER_BILLING', { psp: 'psp', ...kit.record, billingAddress: { line1: '1 Vault St', city: 'Leeds', postalCode: 'LS1 1AA', country: 'GB' } }]
   ])
   const audits: Harness['audits'] = []
-  const app = Fastify({ logger: { level: 'info', stream: logStream }, ...options.server })
+  const app = Fastify({ logger: testLogger, ...options.server })
   t.teardown(() => app.close())
   await options.before?.(app)
   await app.register(cardForwarding, {

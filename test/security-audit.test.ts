@@ -1,0 +1,132 @@
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import * as oauth from 'openid-client'
+import { generateClientSecret, hashClientSecret, type AuditEvent } from '../index.ts'
+import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
+import { generateTestKeys } from '../lib/sandbox/tokens.ts'
+import { AUDIENCE, buildHarness, DESTINATION, EMAIL, ISSUER, logLines, ROKT_API_KEY, token, validBody } from './helpers/harness.ts'
+import { findSecrets, LOG_CAPTURE_DIR, luhn } from './helpers/secrets.ts'
+
+// Catalogue section D: what is logged and audited.
+
+t.test('D37 no PAN, CVC, bearer token, API key or email in any log line of this file\'s traffic (the whole suite is scanned by tap\'s after script)', async t => {
+  const secret = generateClientSecret()
+  const h = await buildHarness(t, {
+    plugin: {
+      tokenEndpoint: { privateKey: generateTestKeys('ES256').privateKey, clients: [{ clientId: 'rokt', secretHash: hashClientSecret(secret) }], allowedIps: ['127.0.0.1'] },
+      auth: { issuer: ISSUER, audience: AUDIENCE, requiredScope: 'payment-sharing' }
+    }
+  })
+  const url = await h.app.listen({ host: '127.0.0.1', port: 0 })
+  const config = new oauth.Configuration({ issuer: ISSUER, token_endpoint: `${url}/oauth/token` }, 'rokt', undefined, oauth.ClientSecretPost(secret))
+  oauth.allowInsecureRequests(config)
+  const issued = (await oauth.clientCredentialsGrant(config)).access_token
+  const used = [issued, token()]
+  t.equal((await h.post(validBody, { token: issued })).statusCode, 200, 'a card was forwarded: the PAN went through the PSP')
+  t.equal((h.destination.received[0].body as any).card.number, '4242424242424242')
+  await h.post(validBody, { token: used[1] })
+  await h.post(validBody, { token: issued, headers: { 'x-card': '4242 4242 4242 4242', 'x-cvc': '123' } })
+  await h.post({ ...validBody, customerIdentifiers: { email: 'leak@example.com' } }, { token: issued })
+  await h.post({ ...validBody, cvc: '123', card: '4000056655665556' }, { token: issued })
+  await h.post({ ...validBody, partnerPaymentReference: 'bad ref 4242424242424242' }, { token: issued })
+  await h.post(validBody, { token: `${issued}x` })
+  await h.post(validBody, { ip: '198.51.100.9', token: issued })
+  await h.app.inject({ method: 'POST', url: `/v1/initiate-payment-sharing?access_token=${issued}&email=${EMAIL}`, remoteAddress: '203.0.113.7', headers: { authorization: `Bearer ${issued}`, 'content-type': 'application/json' }, payload: validBody })
+  await h.app.inject({ method: 'POST', url: `/oauth/token?client_secret=${secret}`, remoteAddress: '127.0.0.1', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `grant_type=client_credentials&client_id=rokt&client_secret=${secret}x` })
+  h.vault.set('ORDER_GONE', { psp: 'psp', paymentMethod: 'pm_does_not_exist', billingAddress: {} })
+  await h.post({ partnerPaymentReference: 'ORDER_GONE', destination: DESTINATION }, { token: issued })
+
+  t.ok(logLines.length > 20, `${logLines.length} lines captured at trace level`)
+  const literals = [secret, ...used, EMAIL, EMAIL.toLowerCase(), 'leak@example.com', ROKT_API_KEY, STRIPE_SANDBOX_API_KEY, 'ORDER_67890']
+  t.same(findSecrets(logLines, literals), [], 'no secret, token, email, key, card number or raw reference in any line')
+  const captured = readFileSync(join(LOG_CAPTURE_DIR, `${process.pid}.ndjson`), 'utf8')
+  t.ok(logLines.every(line => captured.includes(line)), 'every line also went to the suite-wide capture')
+})
+
+t.test('D37 the scanner itself finds what it must', async t => {
+  t.ok(luhn('4242424242424242'))
+  t.notOk(luhn('4242424242424241'))
+  const rules = (line: string) => findSecrets([line]).map(f => f.rule)
+  t.same(rules('{"msg":"card 4242424242424242"}'), ['PAN'])
+  t.same(rules('{"msg":"card 4242 4242 4242 4242"}'), ['PAN'])
+  t.same(rules('{"responseTime":0.4242424242424242}'), [], 'decimals are not card numbers')
+  t.same(rules('{"id":"req4242424242424242"}'), [], 'nor are parts of identifiers')
+  t.same(rules('{"card":{"cvc":"123"}}'), ['CVC key'])
+  t.same(rules('authorization: Bearer abc'), ['bearer credential'])
+  t.same(rules('eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyb2t0In0.sig'), ['JWT'])
+  t.same(rules('key sk_live_abc123'), ['API key'])
+  t.same(rules('to jenny@example.com'), ['email address'])
+  t.same(findSecrets(['a s3cret b'], ['s3cret']).map(f => f.rule), ['known secret'])
+  t.same(rules('adyen key sandbox_adyen_api_key'), ['known secret'], 'the sandbox PSP credentials are always looked for')
+})
+
+t.test('D38 one structured audit event per outcome, to onAudit and to the log, with PCI DSS 10.2.2 fields', async t => {
+  const h = await buildHarness(t)
+  h.vault.set('ORDER_GONE', { psp: 'psp', paymentMethod: 'pm_does_not_exist', billingAddress: {} })
+  const outcomes: Array<[string, () => Promise<unknown>, string[], number]> = [
+    ['forwarded', () => h.post(validBody), ['accepted', 'forward_ok'], 200],
+    ['IP denied', () => h.post(validBody, { ip: '198.51.100.9' }), ['ip_denied'], 403],
+    ['bad token', () => h.post(validBody, { token: 'x.y.z' }), ['auth_failed'], 401],
+    ['no scope', () => h.post(validBody, { token: token({ scope: 'other' }) }), ['scope_denied'], 403],
+    ['bad body', () => h.post({ ...validBody, destination: 1 }), ['validation_failed'], 400],
+    ['not JSON', () => h.post(null, { raw: 'x', headers: { 'content-type': 'text/plain' } }), ['validation_failed'], 415],
+    ['unknown destination', () => h.post({ ...validBody, destination: 'COM.NOPE' }), ['validation_failed'], 422],
+    ['unknown reference', () => h.post({ ...validBody, partnerPaymentReference: 'ORDER_NOPE' }), ['not_found'], 404],
+    ['PSP refused', () => h.post({ partnerPaymentReference: 'ORDER_GONE', destination: DESTINATION }), ['accepted', 'forward_failed'], 502]
+  ]
+  for (const [name, send, events, statusCode] of outcomes) {
+    const before = h.audits.length
+    const logged = logLines.length
+    await send()
+    const emitted = h.audits.slice(before)
+    t.same(emitted.map(e => e.event), events, name)
+    t.equal(emitted.at(-1)?.statusCode, statusCode, `${name}: status`)
+    const auditLines = logLines.slice(logged).filter(line => line.includes('"audit"')).map(line => JSON.parse(line).audit)
+    t.same(auditLines, emitted, `${name}: the same events, and only those, in the log`)
+  }
+  for (const event of h.audits) {
+    t.match(event.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'UTC ISO-8601 time')
+    t.ok(event.requestId.length > 0 && event.ip.length > 0, 'request id and source IP')
+    t.equal(event.outcome, ['accepted', 'forward_ok'].includes(event.event) ? 'success' : 'failure')
+  }
+  const byEvent = (name: string) => h.audits.find(e => e.event === name) as AuditEvent
+  t.match(byEvent('accepted'), { actor: 'rokt', destination: DESTINATION, referenceHash: /^[0-9a-f]{16}$/, psp: 'stripe' }, 'actor (client_id), resource and destination')
+  t.match(byEvent('forward_failed'), { code: 'CARD_FORWARDING_PSP_ERROR', actor: 'rokt' })
+  t.match(byEvent('auth_failed'), { code: 'CARD_FORWARDING_UNAUTHORIZED', reason: /\w+/ })
+  t.equal(byEvent('ip_denied').actor, undefined, 'an IP denial knows only the IP')
+  t.notOk(JSON.stringify(h.audits).includes('ORDER_'), 'references only as hashes')
+})
+
+t.test('D38 a resolver that throws (whatever status its error claims): a generic 500 and one internal_error event', async t => {
+  for (const statusCode of [undefined, 302, 600]) {
+    const h = await buildHarness(t, { plugin: { resolvePaymentMethod: async () => { throw Object.assign(new Error('db down'), { statusCode }) } } })
+    const res = await h.post(validBody)
+    t.equal(res.statusCode, 500)
+    t.same(res.json, { statusCode: 500, code: 'CARD_FORWARDING_INTERNAL_ERROR', error: 'Internal Server Error', message: 'Internal Server Error' })
+    t.match(h.audits, [{ event: 'internal_error', outcome: 'failure', statusCode: 500, code: 'CARD_FORWARDING_INTERNAL_ERROR', actor: 'rokt' }])
+  }
+})
+
+t.test('D38 CR/LF, ANSI codes and JSON metacharacters in audited values appear escaped', async t => {
+  const h = await buildHarness(t, { server: { trustProxy: '127.0.0.1' }, plugin: { allowedIps: ['203.0.113.0/24'] } })
+  const hostile = 'evil\r\n\u001b[31m{"event":"forward_ok"}\u2028'
+  const logged = logLines.length
+  const res = await h.app.inject({
+    method: 'POST',
+    url: '/v1/initiate-payment-sharing',
+    remoteAddress: '127.0.0.1',
+    headers: { 'x-forwarded-for': '203.0.113.7', authorization: `Bearer ${token({ clientId: hostile })}`, 'content-type': 'application/json' },
+    payload: { ...validBody, partnerPaymentReference: 'ORDER_NOPE' }
+  })
+  t.equal(res.statusCode, 404)
+  const event = h.audits[0]
+  t.equal(event.actor, 'evil\\u000d\\u000a\\u001b[31m{"event":"forward_ok"}\\u2028', 'control characters escaped in the onAudit record')
+  const line = logLines.slice(logged).find(l => l.includes('"not_found"')) as string
+  t.equal(line.trimEnd().split('\n').length, 1, 'one log line')
+  t.equal(JSON.parse(line).audit.actor, event.actor, 'valid JSON holding the escaped value')
+  t.notOk(['\r', '\u001b', '\u2028'].some(c => line.includes(c)), 'no raw control character in the log line')
+  const long = await buildHarness(t)
+  await long.post(validBody, { token: token({ clientId: 'c'.repeat(500) }) })
+  t.equal(long.audits[0].actor?.length, 128, 'actors are bounded')
+})

@@ -1,0 +1,176 @@
+import t, { type Test } from 'tap'
+import http from 'node:http'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { createJwksKeySource } from '../lib/jwks.ts'
+import { generateTestKeys, mintToken, type TestJwk, type TestKeyPair } from '../lib/sandbox/tokens.ts'
+import { AUDIENCE, buildHarness, ISSUER, token, validBody, type Harness } from './helpers/harness.ts'
+import { expectDenied, listenHttp, signRaw, claims } from './helpers/security.ts'
+
+// Catalogue B22-B25: the JWKS client, against real JWKS servers on loopback.
+type Mode = 'ok' | 'hang' | 'error' | 'garbage' | 'huge'
+
+/** A JWKS endpoint whose keys and failure mode a test controls; it counts every request it sees. */
+async function startJwks (t: Test, keys: object[]) {
+  const state = { keys, mode: 'ok' as Mode, requests: 0, paths: [] as string[] }
+  const server = http.createServer((req, res) => {
+    state.requests++
+    state.paths.push(req.url as string)
+    if (state.mode === 'hang') return
+    if (state.mode === 'error') return res.writeHead(500).end('{"keys":[]}')
+    if (state.mode === 'garbage') return res.writeHead(200, { 'content-type': 'application/json' }).end('<html>')
+    if (state.mode === 'huge') return res.writeHead(200).end(JSON.stringify({ keys: state.keys, pad: 'x'.repeat(70_000) }))
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: state.keys }))
+  })
+  const running = await listenHttp(server)
+  t.teardown(() => { server.closeAllConnections(); return running.close() })
+  return Object.assign(state, { url: `${running.url}/.well-known/jwks.json` })
+}
+
+function jwksHarness (t: Test, url: string, auth: Record<string, unknown> = {}): Promise<Harness> {
+  return buildHarness(t, { plugin: { auth: { jwksUrl: url, issuer: ISSUER, audience: AUDIENCE, requiredScope: 'payment-sharing', ...auth } as any } })
+}
+
+function signedBy (keys: TestKeyPair, overrides: Record<string, unknown> = {}): string {
+  return token({ privateKey: keys.privateKey, kid: keys.jwk.kid, ...overrides })
+}
+
+const rokt1 = generateTestKeys('RS256', 'rokt-1')
+const rokt2 = generateTestKeys('RS256', 'rokt-2')
+
+t.test('B22 unknown kid -> one JWKS refresh, then 401; 100 random kids -> no more fetches within the cooldown', async t => {
+  const jwks = await startJwks(t, [rokt1.jwk])
+  const h = await jwksHarness(t, jwks.url, { jwksCooldownMs: 2000 })
+  const stranger = generateTestKeys('RS256', 'stranger')
+  const randomKids = Array.from({ length: 100 }, (_, i) => signedBy(stranger, { kid: `random-${i}-${Math.random().toString(36).slice(2)}` }))
+  t.equal((await h.post(validBody, { token: signedBy(rokt1) })).statusCode, 200)
+  t.equal(jwks.requests, 1)
+  await sleep(2050)
+  await expectDenied(t, h, () => h.post(validBody, { token: signedBy(stranger) }), 401, 'CARD_FORWARDING_UNAUTHORIZED', 'unknown kid')
+  t.equal(jwks.requests, 2, 'exactly one refresh for it')
+  t.match(h.audits.at(-1), { event: 'auth_failed', reason: 'JWKS_NO_USABLE_KEY' })
+  for (const bearer of randomKids) t.equal((await h.post(validBody, { token: bearer })).statusCode, 401)
+  const badKid = await h.post(validBody, { token: signedBy(rokt1, { kid: '../../etc/passwd' }) })
+  t.equal(badKid.statusCode, 401, 'a kid that is not a plain identifier is refused')
+  t.equal(jwks.requests, 2, '100 random kids caused no fetch within the cooldown')
+  t.equal((await h.post(validBody, { token: signedBy(rokt1) })).statusCode, 200, 'the known key still works')
+})
+
+t.test('B22 the key cache keeps at most 20 keys of a JWKS', async t => {
+  const many = Array.from({ length: 50 }, (_, i) => ({ ...rokt1.jwk, kid: `k${i}` }))
+  const jwks = await startJwks(t, many)
+  const source = createJwksKeySource({ url: jwks.url, algorithms: ['RS256'] })
+  t.teardown(source.close)
+  t.type(await source.getKey('k0', 'RS256'), 'string')
+  t.equal(source.size, 20)
+  await t.rejects(source.getKey('k30', 'RS256'), { code: 'JWKS_NO_USABLE_KEY' }, 'keys past the cap are not kept')
+  t.equal(source.fetches, 1)
+})
+
+t.test('B23 jku/x5u/jwk headers and an iss naming the metadata service are never followed -> 401, only the pinned URL is fetched', async t => {
+  const jwks = await startJwks(t, [rokt1.jwk])
+  const attacker = await startJwks(t, [])
+  const evil = generateTestKeys('RS256', 'rokt-1')
+  attacker.keys = [evil.jwk]
+  const h = await jwksHarness(t, jwks.url, { jwksCooldownMs: 0 })
+  const header = { alg: 'RS256', typ: 'at+jwt', kid: 'rokt-1', jku: attacker.url, x5u: attacker.url, jwk: evil.jwk }
+  const tokens = [
+    signRaw(header, claims(), evil.privateKey, 'RS256'),
+    signRaw({ ...header, kid: 'attacker-kid' }, claims(), evil.privateKey, 'RS256'),
+    signRaw(header, claims({ iss: 'http://169.254.169.254/' }), evil.privateKey, 'RS256'),
+    signRaw({ ...header, kid: 'attacker-kid' }, claims({ iss: attacker.url }), evil.privateKey, 'RS256')
+  ]
+  for (const bearer of tokens) await expectDenied(t, h, () => h.post(validBody, { token: bearer }), 401, 'CARD_FORWARDING_UNAUTHORIZED')
+  t.equal(attacker.requests, 0, 'the attacker\'s server saw no request')
+  t.ok(jwks.requests >= 1 && jwks.paths.every(p => p === '/.well-known/jwks.json'), 'only the pinned JWKS URL was fetched')
+})
+
+t.test('B24 a JWKS that accepts the connection but never answers -> 503 + Retry-After within the budget, never allowed through', async t => {
+  const jwks = await startJwks(t, [rokt1.jwk])
+  jwks.mode = 'hang'
+  const h = await jwksHarness(t, jwks.url, { jwksTimeoutMs: 300, jwksCooldownMs: 5000 })
+  const started = Date.now()
+  const res = await expectDenied(t, h, () => h.post(validBody, { token: signedBy(rokt1) }), 503, 'CARD_FORWARDING_AUTH_UNAVAILABLE')
+  const elapsed = Date.now() - started
+  t.ok(elapsed >= 250 && elapsed < 2000, `answered in ${elapsed} ms (fetch budget 300 ms)`)
+  t.equal(res.headers['retry-after'], '5')
+  t.equal(res.headers['www-authenticate'], undefined, 'not an authentication failure')
+  const again = Date.now()
+  await expectDenied(t, h, () => h.post(validBody, { token: signedBy(rokt1) }), 503, 'CARD_FORWARDING_AUTH_UNAVAILABLE', 'within the cooldown')
+  t.ok(Date.now() - again < 250, 'a second request within the cooldown fails fast, without another fetch')
+  t.equal(jwks.requests, 1)
+  t.match(h.audits, [{ event: 'auth_failed', statusCode: 503, reason: 'jwks_unavailable' }, { event: 'auth_failed', statusCode: 503 }])
+})
+
+t.test('B24 a JWKS answering 500, invalid JSON or an oversized body -> 503 with no cached key', async t => {
+  for (const mode of ['error', 'garbage', 'huge'] as const) {
+    const jwks = await startJwks(t, [rokt1.jwk])
+    jwks.mode = mode
+    const h = await jwksHarness(t, jwks.url)
+    await expectDenied(t, h, () => h.post(validBody, { token: signedBy(rokt1) }), 503, 'CARD_FORWARDING_AUTH_UNAVAILABLE', mode)
+  }
+  const empty = await startJwks(t, [])
+  empty.keys = null as any
+  const h = await jwksHarness(t, empty.url)
+  await expectDenied(t, h, () => h.post(validBody, { token: signedBy(rokt1) }), 503, 'CARD_FORWARDING_AUTH_UNAVAILABLE', 'no keys array')
+})
+
+t.test('B24 a failing JWKS: the cached key is used up to the staleness cap (2 x TTL), then 503', async t => {
+  const jwks = await startJwks(t, [rokt1.jwk])
+  const h = await jwksHarness(t, jwks.url, { jwksTtlMs: 300, jwksCooldownMs: 50 })
+  t.equal((await h.post(validBody, { token: signedBy(rokt1) })).statusCode, 200)
+  jwks.mode = 'error'
+  await sleep(350)
+  t.equal((await h.post(validBody, { token: signedBy(rokt1) })).statusCode, 200, 'stale but within the cap: the cached key')
+  t.equal(jwks.requests, 2, 'a refresh was tried')
+  await sleep(350)
+  await expectDenied(t, h, () => h.post(validBody, { token: signedBy(rokt1) }), 503, 'CARD_FORWARDING_AUTH_UNAVAILABLE', 'past the cap')
+  jwks.mode = 'ok'
+  await sleep(60)
+  t.equal((await h.post(validBody, { token: signedBy(rokt1) })).statusCode, 200, 'recovers once the JWKS answers again')
+})
+
+t.test('B25 rotation: a new kid is accepted after one refresh; a removed kid is refused within the TTL, even for a token verified before', async t => {
+  const jwks = await startJwks(t, [rokt1.jwk])
+  const h = await jwksHarness(t, jwks.url, { jwksTtlMs: 300, jwksCooldownMs: 100 })
+  const old = signedBy(rokt1)
+  t.equal((await h.post(validBody, { token: old })).statusCode, 200)
+  jwks.keys = [rokt1.jwk, rokt2.jwk]
+  await sleep(120)
+  t.equal((await h.post(validBody, { token: signedBy(rokt2) })).statusCode, 200, 'kid2 after one refresh')
+  t.equal(jwks.requests, 2)
+  jwks.keys = [rokt2.jwk]
+  t.equal((await h.post(validBody, { token: old })).statusCode, 200, 'kid1 still fresh in the cache')
+  await sleep(350)
+  await expectDenied(t, h, () => h.post(validBody, { token: old }), 401, 'CARD_FORWARDING_UNAUTHORIZED', 'kid1 after the TTL, although its token was verified (and cached) before')
+  t.equal((await h.post(validBody, { token: signedBy(rokt2) })).statusCode, 200)
+})
+
+t.test('B25 a JWK for encryption, with another alg or kty, an EC key under an RS256 pin, or a private key -> 401', async t => {
+  const ec = generateTestKeys('ES256', 'ec')
+  const published: Array<[string, TestJwk | Record<string, unknown>, TestKeyPair, string]> = [
+    ['use enc', { ...rokt1.jwk, kid: 'enc', use: 'enc' }, rokt1, 'RS256'],
+    ['key_ops encrypt', { ...rokt1.jwk, kid: 'ops', use: undefined, key_ops: ['encrypt'] }, rokt1, 'RS256'],
+    ['alg RS512 on the JWK', { ...rokt1.jwk, kid: 'rs512', alg: 'RS512' }, rokt1, 'RS256'],
+    ['an EC key under the RS256 pin', ec.jwk, ec, 'ES256'],
+    ['an EC key claiming RS256', { ...ec.jwk, kid: 'ec-rs', alg: 'RS256' }, ec, 'ES256'],
+    ['kty RSA with EC members', { ...ec.jwk, kid: 'bad-kty', kty: 'RSA', alg: undefined }, ec, 'ES256'],
+    ['a private JWK', { ...rokt1.jwk, kid: 'private', d: 'AQAB' }, rokt1, 'RS256']
+  ]
+  const jwks = await startJwks(t, [...published.map(([, jwk]) => jwk), null, 'x'] as object[])
+  const h = await jwksHarness(t, jwks.url)
+  for (const [name, jwk, keys, alg] of published) {
+    const bearer = mintToken({ privateKey: keys.privateKey, algorithm: alg as any, kid: (jwk as TestJwk).kid, issuer: ISSUER, audience: AUDIENCE, clientId: 'rokt', subject: 'rokt', scope: 'payment-sharing' })
+    await expectDenied(t, h, () => h.post(validBody, { token: bearer }), 401, 'CARD_FORWARDING_UNAUTHORIZED', name)
+  }
+  t.equal(jwks.requests, 1)
+  const es = await jwksHarness(t, jwks.url, { algorithms: ['RS256', 'ES256'] })
+  const ecToken = mintToken({ privateKey: ec.privateKey, algorithm: 'ES256', kid: 'ec', issuer: ISSUER, audience: AUDIENCE, clientId: 'rokt', subject: 'rokt', scope: 'payment-sharing' })
+  t.equal((await es.post(validBody, { token: ecToken })).statusCode, 200, 'the EC key is fine once ES256 is pinned')
+  const rsWithEcKid = signRaw({ alg: 'RS256', typ: 'at+jwt', kid: 'ec' }, claims(), rokt1.privateKey, 'RS256')
+  await expectDenied(t, es, () => es.post(validBody, { token: rsWithEcKid }), 401, 'CARD_FORWARDING_UNAUTHORIZED', 'an RS256 token naming the EC key: each key has its own algorithms')
+})
+
+t.test('the JWKS URL must be https (loopback http for the sandbox only)', async t => {
+  await t.rejects(jwksHarness(t, 'http://idp.example/jwks'), /^auth.jwksUrl: must be an https URL/)
+  await t.rejects(jwksHarness(t, 'https://idp.example/jwks', { jwksTimeoutMs: 0 }), /^auth.jwksTimeoutMs/)
+})

@@ -1,0 +1,131 @@
+import t, { type Test } from 'tap'
+import Fastify from 'fastify'
+import cardForwarding, { stripe } from '../index.ts'
+import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
+import { startJwksServer } from '../lib/sandbox/tokens.ts'
+import { AUDIENCE, buildHarness, DESTINATION, ISSUER, logLines, rsaKeys, token, validBody } from './helpers/harness.ts'
+import { expectDenied, send, startForwardingProxy } from './helpers/security.ts'
+
+// Catalogue section A: network and IP allowlist. Over loopback, 127.0.0.1 is the load balancer
+// (the only trusted proxy), 127.0.0.3 is Rokt (allowlisted) and 127.0.0.2 is an attacker.
+const LB = '127.0.0.1'
+const ROKT = '127.0.0.3'
+const ATTACKER = '127.0.0.2'
+const PATH = '/v1/initiate-payment-sharing'
+
+/** The harness behind a trusted load balancer, listening for real on loopback, plus a route echoing what Fastify resolved. */
+async function behindLoadBalancer (t: Test, trustProxy: any = LB, extra: Record<string, unknown> = {}) {
+  const h = await buildHarness(t, {
+    server: { trustProxy },
+    plugin: { allowedIps: [`${ROKT}/32`], ...extra },
+    before: app => { app.get('/whoami', async request => ({ ip: request.ip, host: request.host, protocol: request.protocol })) }
+  })
+  const address = await h.app.listen({ host: LB, port: 0 })
+  const headers = (extra: Record<string, string> = {}) => ({ 'content-type': 'application/json', authorization: `Bearer ${token()}`, ...extra })
+  return { h, address, headers, body: JSON.stringify(validBody) }
+}
+
+t.test('A1 direct peer outside the allowlist with a valid token -> 403, no JWKS fetch, ip_denied audit', async t => {
+  const jwks = await startJwksServer({ keys: [rsaKeys.jwk] })
+  t.teardown(jwks.close)
+  const h = await buildHarness(t, { plugin: { auth: { jwksUrl: jwks.url, issuer: ISSUER, audience: AUDIENCE, requiredScope: 'payment-sharing' } } })
+  await expectDenied(t, h, () => h.post(validBody, { ip: '198.51.100.9' }), 403, 'CARD_FORWARDING_IP_NOT_ALLOWED')
+  t.equal(jwks.requests, 0, 'the token was never looked at: no JWKS fetch')
+  t.same(h.audits.map(a => [a.event, a.outcome, a.ip, a.actor]), [['ip_denied', 'failure', '198.51.100.9', undefined]], 'one audit event, IP only')
+})
+
+t.test('A2 untrusted peer sending X-Forwarded-For/-Host/-Proto naming Rokt -> 403, the headers ignored', async t => {
+  const { h, address, headers, body } = await behindLoadBalancer(t)
+  const spoofed = { 'x-forwarded-for': ROKT, 'x-forwarded-host': 'rokt.example', 'x-forwarded-proto': 'https' }
+  await expectDenied(t, h, () => send(`${address}${PATH}`, { localAddress: ATTACKER, headers: headers(spoofed), body }), 403, 'CARD_FORWARDING_IP_NOT_ALLOWED')
+  const who = await send(`${address}/whoami`, { method: 'GET', localAddress: ATTACKER, headers: spoofed })
+  t.same(who.json, { ip: ATTACKER, host: address.slice('http://'.length), protocol: 'http' }, 'Fastify ignored every forwarded header')
+  t.equal(h.audits[0].ip, ATTACKER)
+})
+
+t.test('A3 trusted LB, spoofed XFF prefix -> 403 (request.ip is the attacker the LB appended)', async t => {
+  const { h, address, headers, body } = await behindLoadBalancer(t)
+  const lb = await startForwardingProxy(t, address)
+  await expectDenied(t, h, () => send(`${lb.url}${PATH}`, { localAddress: ATTACKER, headers: headers({ 'x-forwarded-for': ROKT }), body }), 403, 'CARD_FORWARDING_IP_NOT_ALLOWED')
+  t.equal(h.audits[0].ip, ATTACKER, 'XFF was "Rokt, attacker": the right-most untrusted hop wins')
+  const rokt = await send(`${lb.url}${PATH}`, { localAddress: ROKT, headers: headers({ 'x-forwarded-for': '198.51.100.1' }), body })
+  t.equal(rokt.statusCode, 200, 'Rokt through the same LB is served, whatever it put in XFF')
+  t.equal(h.simulator.calls, 1)
+})
+
+t.test('A4 trustProxy true, a hop count, an empty allowlist or an allowlist overlapping the proxies -> registration refused', async t => {
+  const base = () => ({
+    allowedIps: ['203.0.113.0/24'],
+    auth: { publicKey: rsaKeys.publicKey, issuer: ISSUER, audience: AUDIENCE },
+    resolvePaymentMethod: async () => null,
+    psps: { stripe: stripe({ apiKey: STRIPE_SANDBOX_API_KEY }) },
+    destinations: { [DESTINATION]: { url: 'https://rokt.example/tokens' } }
+  })
+  const refused: Array<[string, unknown, Record<string, unknown>, RegExp]> = [
+    ['trustProxy: true', true, {}, /^trustProxy: true or a hop count/],
+    ['a hop count', 1, {}, /^trustProxy: true or a hop count/],
+    ['an empty allowlist', '10.0.0.1', { allowedIps: [] }, /^allowedIps: give at least one/],
+    ['the allowlist holds the proxy', '203.0.113.10', {}, /^allowedIps: "203.0.113.0\/24" overlaps the trusted proxy "203.0.113.10\/32"/],
+    ['the proxy range holds the allowlist', ['10.0.0.0/8', '203.0.0.0/16'], {}, /^allowedIps: "203.0.113.0\/24" overlaps/],
+    ['a comma-separated list', '10.0.0.1, 203.0.113.99', {}, /^allowedIps: .* overlaps/],
+    ['a named range', 'loopback', { allowedIps: ['127.0.0.3'] }, /^allowedIps: "127.0.0.3" overlaps the trusted proxy "127.0.0.1\/8"/],
+    ['IPv6', 'fc00::/7', { allowedIps: ['fd00::1'] }, /^allowedIps: "fd00::1" overlaps/],
+    ['an IPv4-mapped proxy', '::ffff:203.0.113.1', {}, /^allowedIps: "203.0.113.0\/24" overlaps the trusted proxy "203.0.113.1\/32"/],
+    ['a proxy entry that cannot be checked', '10.0.0.0/255.0.0.0', {}, /^trustProxy: "10.0.0.0\/255.0.0.0" is not an address or CIDR/]
+  ]
+  for (const [name, trustProxy, patch, message] of refused) {
+    const app = Fastify({ trustProxy: trustProxy as any })
+    app.register(cardForwarding, { ...base(), ...patch } as any)
+    await t.rejects(async () => { await app.ready() }, message, name)
+    await app.close()
+  }
+  for (const [name, trustProxy] of [['disjoint CIDRs', '10.0.0.0/8, 2001:db8::/32'], ['a trust function', () => false], ['no proxy', false]] as const) {
+    const app = Fastify({ trustProxy: trustProxy as any })
+    app.register(cardForwarding, base() as any)
+    await t.resolves(async () => { await app.ready() }, `${name} is accepted`)
+    await app.close()
+  }
+})
+
+t.test('A4 with a hop count (opted out of the guard), Fastify >= 5.12.1 ignores XFF: a request via the LB is 403, never 200', async t => {
+  const { h, address, headers, body } = await behindLoadBalancer(t, 1, { allowUnsafeTrustProxy: true })
+  const lb = await startForwardingProxy(t, address)
+  await expectDenied(t, h, () => send(`${lb.url}${PATH}`, { localAddress: ROKT, headers: headers(), body }), 403, 'CARD_FORWARDING_IP_NOT_ALLOWED')
+  t.equal(h.audits[0].ip, LB, 'every request looks like the load balancer')
+})
+
+t.test('A5 address forms: IPv4-mapped IPv6, IPv6 CIDR edges, look-alike prefixes', async t => {
+  const h = await buildHarness(t, { plugin: { allowedIps: ['203.0.113.0/24', '2001:db8::/32', '34.1.2.3'] } })
+  const cases: Array<[string, number]> = [
+    ['::ffff:203.0.113.7', 200],
+    ['::FFFF:203.0.113.8', 200],
+    ['::ffff:198.51.100.9', 403],
+    ['2001:db8::1', 200],
+    ['2001:db8:ffff:ffff:ffff:ffff:ffff:ffff', 200],
+    ['2001:db9::', 403],
+    ['2001:db7:ffff:ffff:ffff:ffff:ffff:ffff', 403],
+    ['34.1.2.3', 200],
+    ['34.1.2.35', 403],
+    ['34.1.2.30', 403]
+  ]
+  for (const [ip, status] of cases) t.equal((await h.post(validBody, { ip })).statusCode, status, ip)
+  t.equal(h.simulator.calls, 5, 'only the five allowed callers were forwarded')
+})
+
+t.test('A6 trusted LB sending a malformed X-Forwarded-For entry -> 403, never 500, logged only truncated and escaped', async t => {
+  const h = await buildHarness(t, { server: { trustProxy: LB } })
+  const huge = '9'.repeat(10_240)
+  for (const forwardedFor of ['1.2.3.4:5678', 'unknown', '', ' ', huge, '203.0.113.7"}\\u001b[31m', '[2001:db8::1]']) {
+    const res = await h.app.inject({
+      method: 'POST',
+      url: PATH,
+      remoteAddress: LB,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token()}`, 'x-forwarded-for': forwardedFor },
+      payload: validBody
+    })
+    t.equal(res.statusCode, 403, JSON.stringify(forwardedFor.slice(0, 20)))
+  }
+  t.equal(h.simulator.requests.length, 0)
+  t.ok(h.audits.every(a => a.event === 'ip_denied' && a.ip.length <= 64), 'every audit ip is at most 64 characters')
+  t.notOk(logLines.some(line => line.includes('9'.repeat(65))), 'the 10 KB value is in no log line')
+})
