@@ -38,7 +38,7 @@ async function captureStripeForm (destinationUrl: string): Promise<string> {
   const secret = randomBytes(32).toString('hex')
   const app = await buildPluginApp({ simUrl: capture.url, destinationUrl, stripeApiKey: STRIPE_SANDBOX_API_KEY, allowedIps: ['127.0.0.1'], key: { secret } })
   try {
-    const token = mintToken({ secret, issuer: ISSUER, audience: AUDIENCE, scope: SCOPE, subject: 'rokt' })
+    const token = mintToken({ secret, issuer: ISSUER, audience: AUDIENCE, scope: SCOPE, subject: 'rokt', clientId: 'rokt' })
     const res = await app.inject({ method: 'POST', url: ROUTE, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: REQUEST_BODY })
     const form = capture.requests.find(r => r.method === 'POST' && r.path === FORWARD_PATH)?.body
     if (res.statusCode !== 200 || form === undefined) throw new Error(`could not capture the Stripe form: ${res.statusCode} ${res.body}`)
