@@ -1,4 +1,4 @@
-// The few members of these untyped dev dependencies the bench uses.
+// The few members of these untyped dev dependencies the bench uses (autocannon: autocannon.d.ts).
 
 declare module 'express' {
   import type { IncomingMessage, Server, ServerResponse } from 'node:http'
@@ -38,28 +38,4 @@ declare module 'jsonwebtoken' {
     verify: (token: string, key: KeyObject | string, options?: VerifyOptions) => string | Record<string, any>
   }
   export default jwt
-}
-
-declare module 'autocannon' {
-  import type { EventEmitter } from 'node:events'
-  export interface Options {
-    url: string
-    method?: string
-    headers?: Record<string, string>
-    body?: string
-    connections?: number
-    duration?: number
-    pipelining?: number
-    overallRate?: number
-    /** setupRequest runs before every request and may rewrite it. */
-    requests?: Array<{ setupRequest?: (request: { headers: Record<string, string> }) => unknown }>
-  }
-  export interface Result {
-    errors: number
-    timeouts: number
-    duration: number
-    statusCodeStats: Record<string, { count: number }>
-  }
-  function autocannon (options: Options, done: (err: Error | null, result: Result) => void): EventEmitter
-  export default autocannon
 }
