@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -363,6 +363,15 @@ function command (): string {
   return `${vars}npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`
 }
 
+/** How busy the machine is: load average, and Linux's CPU pressure (share of time some task waited for a CPU). */
+function contention (): { loadAverage1m: number, cpuPressureSomeAvg60: number | null } {
+  let pressure: number | null = null
+  try {
+    pressure = Number(/some avg10=[\d.]+ avg60=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'))?.[1] ?? NaN)
+  } catch {}
+  return { loadAverage1m: round(loadavg()[0], 2), cpuPressureSomeAvg60: pressure !== null && Number.isFinite(pressure) ? pressure : null }
+}
+
 function optionalPositive (name: string, raw: string | undefined): number | undefined {
   return raw === undefined ? undefined : positive(name, raw, 0)
 }
@@ -387,9 +396,9 @@ function mb (bytes: number): number {
 
 const selected = WORKLOADS.filter(w => only === undefined || only.includes(w.name))
 if (settings.profile) mkdirSync(PROFILE_DIR, { recursive: true })
-const machine = { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memoryGB: round(totalmem() / 1024 ** 3, 1), loadAverageAtStart: round(loadavg()[0], 2) }
-console.log(`${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, Node ${process.version}, load average ${machine.loadAverageAtStart}`)
-if (machine.loadAverageAtStart > 0.5) console.log('warning: the machine is busy; other processes share the CPUs with the bench, figures will be noisy')
+const machine = { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memoryGB: round(totalmem() / 1024 ** 3, 1), atStart: contention() }
+console.log(`${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, Node ${process.version}, load average ${machine.atStart.loadAverage1m}`)
+if (machine.atStart.loadAverage1m > 0.5) console.log('warning: the machine is busy; other processes share the CPUs with the bench, figures will be noisy')
 console.log(`${settings.durationSeconds} s per workload in ${settings.rounds} interleaved slices, after ${settings.warmupSeconds} s warm-up, ${settings.connections} connections, ${settings.rate === undefined ? 'as fast as each answers' : `${settings.rate} requests/s`}${settings.profile ? ', servers under --cpu-prof (figures inflated)' : ''}\n`)
 
 const results = selected.length > 0 ? await measureAll(selected) : []
@@ -414,7 +423,7 @@ for (const r of results) {
   console.log(table(['owner', 'self ms', 'µs/req', '%'], r.profile.owners.map(f => [f.name, f.selfMs, perRequest(f.selfMs), f.percent])))
 }
 
-const report = { date: new Date().toISOString(), command: command(), machine, node: process.version, settings, poolSize: POOL_SIZE, workloads: results, long, targets: checks }
+const report = { date: new Date().toISOString(), command: command(), machine: { ...machine, atEnd: contention() }, node: process.version, settings, poolSize: POOL_SIZE, workloads: results, long, targets: checks }
 writeFileSync(`${OUT}.tmp`, JSON.stringify(report, null, 2) + '\n')
 renameSync(`${OUT}.tmp`, OUT)
 console.log(`\nwritten to ${OUT}`)
