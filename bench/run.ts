@@ -163,7 +163,7 @@ async function start (w: Workload, backend: BenchChild): Promise<Subject> {
   // One directory per workload: tsx's loader thread writes a profile of its own beside the main thread's.
   if (settings.profile) rmSync(profileDir(w), { recursive: true, force: true })
   const profiling = settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir(w)}`] : []
-  const server = await startChild(`servers/${w.server}.ts`, { [CONFIG_ENV]: JSON.stringify(config) }, profiling)
+  const server = await startChild(`servers/${w.server}.ts`, { [CONFIG_ENV]: JSON.stringify(config) }, ['--expose-gc', ...profiling])
   const authorizations = tokens(w, w.distinct === true ? DISTINCT_TOKENS : 1)
   const base = { url: server.info.url + ROUTE, headers: { 'content-type': 'application/json', authorization: authorizations[0] }, body: REQUEST_BODIES[0], bodies: REQUEST_BODIES, connections: settings.connections, rate: settings.rate }
   const load = w.distinct === true ? { ...base, authorizations } : base
