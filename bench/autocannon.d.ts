@@ -17,7 +17,6 @@ declare module 'autocannon' {
     amount?: number
     timeout?: number
     pipelining?: number
-    overallRate?: number
     requests?: AutocannonRequest[]
   }
   interface AutocannonResult {

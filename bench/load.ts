@@ -10,8 +10,6 @@ export interface LoadOptions {
   authorizations?: string[]
   /** Bodies to cycle through, one per request, in step with `authorizations` (instead of `body`). */
   bodies?: string[]
-  /** Requests per second over all connections; as fast as the server answers when absent. */
-  rate?: number
 }
 
 export interface LoadRun {
@@ -39,7 +37,6 @@ export function runLoad (options: LoadOptions): Promise<LoadRun> {
       connections: options.connections,
       duration: options.durationSeconds,
       pipelining: 1,
-      ...(options.rate === undefined ? {} : { overallRate: options.rate }),
       ...(options.authorizations === undefined && options.bodies === undefined ? {} : { requests: [{ setupRequest: cycle(options) }] })
     }, (err, result) => {
       if (err !== null) return reject(err)

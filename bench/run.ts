@@ -18,15 +18,14 @@ import { AUDIENCE, CONFIG_ENV, ISSUER, REQUEST_BODIES, ROUTE, SCOPE, type Server
  * by side.
  */
 
-const USAGE = `npm run bench -- [--duration s] [--rounds n] [--warmup s] [--connections n] [--rate rps] [--only name,...] [--long] [--long-duration s] [--profile]
+const USAGE = `npm run bench -- [--duration s] [--rounds n] [--warmup s] [--connections n] [--only name,...] [--long] [--long-duration s] [--profile]
   --duration    measured seconds per workload, split into --rounds interleaved slices (default 10, 5)
   --warmup      seconds of load per server before measuring (default 3)
   --connections concurrent keep-alive connections of the load generator (default 32)
-  --rate        a fixed rate for every workload, requests/s, to compare latency below saturation (default: as fast as each answers)
   --only        a comma-separated subset of: ${'full-rs256,full-rs256-fresh,full-es256,baseline,express,reject-token,reject-ip'}
   --long        also load one plugin server for --long-duration seconds (default 60) and compare its RSS at 10 s and at the end
   --profile     run the servers under node --cpu-prof and summarise the measured slices (figures inflated; written to bench/profiles/)
-  env: BENCH_DURATION, BENCH_ROUNDS, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_RATE, BENCH_ONLY, BENCH_LONG=1, BENCH_LONG_DURATION, BENCH_PROFILE=1`
+  env: BENCH_DURATION, BENCH_ROUNDS, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_ONLY, BENCH_LONG=1, BENCH_LONG_DURATION, BENCH_PROFILE=1`
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +33,6 @@ const { values } = parseArgs({
     rounds: { type: 'string', short: 'r' },
     warmup: { type: 'string', short: 'w' },
     connections: { type: 'string', short: 'c' },
-    rate: { type: 'string' },
     only: { type: 'string' },
     long: { type: 'boolean' },
     'long-duration': { type: 'string' },
@@ -52,7 +50,6 @@ const settings = {
   rounds: Math.round(positive('rounds', values.rounds ?? env.BENCH_ROUNDS, 5)),
   warmupSeconds: positive('warmup', values.warmup ?? env.BENCH_WARMUP, 3),
   connections: Math.round(positive('connections', values.connections ?? env.BENCH_CONNECTIONS, 32)),
-  rate: optionalPositive('rate', values.rate ?? env.BENCH_RATE),
   long: values.long === true || env.BENCH_LONG === '1',
   longDurationSeconds: positive('long-duration', values['long-duration'] ?? env.BENCH_LONG_DURATION, 60),
   profile: values.profile === true || env.BENCH_PROFILE === '1'
@@ -165,7 +162,7 @@ async function start (w: Workload, backend: BenchChild): Promise<Subject> {
   const profiling = settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir(w)}`] : []
   const server = await startChild(`servers/${w.server}.ts`, { [CONFIG_ENV]: JSON.stringify(config) }, ['--expose-gc', ...profiling])
   const authorizations = tokens(w, w.distinct === true ? DISTINCT_TOKENS : 1)
-  const base = { url: server.info.url + ROUTE, headers: { 'content-type': 'application/json', authorization: authorizations[0] }, body: REQUEST_BODIES[0], bodies: REQUEST_BODIES, connections: settings.connections, rate: settings.rate }
+  const base = { url: server.info.url + ROUTE, headers: { 'content-type': 'application/json', authorization: authorizations[0] }, body: REQUEST_BODIES[0], bodies: REQUEST_BODIES, connections: settings.connections }
   const load = w.distinct === true ? { ...base, authorizations } : base
   const subject: Subject = { w, server, load, runs: [], serverCpuMicros: 0, backendCpuMicros: 0, simConnections: 0, simRequests: 0, windows: [], rss: 0, heapUsed: 0 }
   await counted(subject, backend, async () => {
@@ -314,26 +311,24 @@ interface Target { name: string, measured: string, target: string, met: boolean 
 function targets (results: Measured[], long: LongRun | null): Target[] {
   const get = (name: string) => results.find(r => r.name === name)
   const out: Target[] = []
-  // At a fixed rate every workload makes the same number of requests: only latency compares.
-  const saturated = settings.rate === undefined
   const base = get('baseline')
   const express = get('express')
   for (const full of [get('full-rs256'), get('full-rs256-fresh'), get('full-es256')]) {
     if (full === undefined) continue
     if (base !== undefined) {
       const ratio = full.rps / base.rps
-      if (saturated) out.push({ name: `${full.name} / baseline throughput`, measured: `${round(100 * ratio, 1)} %`, target: '>= 85 %', met: ratio >= 0.85 })
+      out.push({ name: `${full.name} / baseline throughput`, measured: `${round(100 * ratio, 1)} %`, target: '>= 85 %', met: ratio >= 0.85 })
       const extra = full.p99 - base.p99
       out.push({ name: `${full.name} p99 - baseline p99`, measured: `${round(extra, 2)} ms`, target: '<= 2 ms', met: extra <= 2 })
     }
-    if (saturated && express !== undefined && full.name.startsWith('full-rs256')) {
+    if (express !== undefined && full.name.startsWith('full-rs256')) {
       const ratio = full.rps / express.rps
       out.push({ name: `${full.name} / express throughput`, measured: `${round(ratio, 2)} x`, target: '>= 1.5 x', met: ratio >= 1.5 })
     }
   }
   const forward = get('full-rs256')
   for (const reject of [get('reject-token'), get('reject-ip')]) {
-    if (!saturated || reject === undefined || forward === undefined) continue
+    if (reject === undefined || forward === undefined) continue
     const ratio = reject.rps / forward.rps
     out.push({ name: `${reject.name} / full-rs256 throughput`, measured: `${round(ratio, 2)} x`, target: '>= 3 x', met: ratio >= 3 })
   }
@@ -372,10 +367,6 @@ function contention (): { loadAverage1m: number, cpuPressureSomeAvg60: number | 
   return { loadAverage1m: round(loadavg()[0], 2), cpuPressureSomeAvg60: pressure !== null && Number.isFinite(pressure) ? pressure : null }
 }
 
-function optionalPositive (name: string, raw: string | undefined): number | undefined {
-  return raw === undefined ? undefined : positive(name, raw, 0)
-}
-
 function positive (name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback
   const n = Number(raw)
@@ -399,7 +390,7 @@ if (settings.profile) mkdirSync(PROFILE_DIR, { recursive: true })
 const machine = { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memoryGB: round(totalmem() / 1024 ** 3, 1), atStart: contention() }
 console.log(`${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, Node ${process.version}, load average ${machine.atStart.loadAverage1m}`)
 if (machine.atStart.loadAverage1m > 0.5) console.log('warning: the machine is busy; other processes share the CPUs with the bench, figures will be noisy')
-console.log(`${settings.durationSeconds} s per workload in ${settings.rounds} interleaved slices, after ${settings.warmupSeconds} s warm-up, ${settings.connections} connections, ${settings.rate === undefined ? 'as fast as each answers' : `${settings.rate} requests/s`}${settings.profile ? ', servers under --cpu-prof (figures inflated)' : ''}\n`)
+console.log(`${settings.durationSeconds} s per workload in ${settings.rounds} interleaved slices, after ${settings.warmupSeconds} s warm-up, ${settings.connections} connections${settings.profile ? ', servers under --cpu-prof (figures inflated)' : ''}\n`)
 
 const results = selected.length > 0 ? await measureAll(selected) : []
 const long = settings.long ? await measureLong(LONG) : null
