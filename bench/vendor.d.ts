@@ -39,27 +39,3 @@ declare module 'jsonwebtoken' {
   }
   export default jwt
 }
-
-declare module 'autocannon' {
-  import type { EventEmitter } from 'node:events'
-  export interface Options {
-    url: string
-    method?: string
-    headers?: Record<string, string>
-    body?: string
-    connections?: number
-    duration?: number
-    pipelining?: number
-    overallRate?: number
-    /** setupRequest runs before every request and may rewrite it. */
-    requests?: Array<{ setupRequest?: (request: { headers: Record<string, string> }) => unknown }>
-  }
-  export interface Result {
-    errors: number
-    timeouts: number
-    duration: number
-    statusCodeStats: Record<string, { count: number }>
-  }
-  function autocannon (options: Options, done: (err: Error | null, result: Result) => void): EventEmitter
-  export default autocannon
-}
