@@ -23,7 +23,8 @@ const deadJwksUrl = `http://127.0.0.1:${await closedPort()}/.well-known/jwks.jso
 
 const base = {
   allowedIps: ['203.0.113.0/24', '2001:db8::/32'],
-  auth: { jwksUrl: jwks.url, issuer: 'https://idp.partner.example/', audience: 'rokt-payment-sharing' },
+  // A generous fetch budget: on a loaded machine the in-process run compiles modules while it fetches.
+  auth: { jwksUrl: jwks.url, issuer: 'https://idp.partner.example/', audience: 'rokt-payment-sharing', jwksTimeoutMs: 15000 },
   destinations: { 'COM.ROKT.CATALOG': { url: 'https://pci.rokt.example/v1/cards', headers: { 'x-rokt-api-key': { $env: 'ROKT_KEY' } } } }
 }
 const json = (value: unknown) => JSON.stringify(value, null, 2)
