@@ -1,13 +1,13 @@
-// autocannon ships no types and @types/autocannon is not installed: the little the bench and soak use.
+// autocannon ships no types and @types/autocannon is not installed: the little the bench and the soak use.
 declare module 'autocannon' {
   import type { EventEmitter } from 'node:events'
-  export interface Request {
+  interface AutocannonRequest {
     method?: string
     /** Runs before every request and may rewrite it. */
     setupRequest?: (request: any, context: any) => any
     onResponse?: (status: number, body: string, context: any) => void
   }
-  export interface Options {
+  interface AutocannonOptions {
     url: string
     method?: string
     headers?: Record<string, string>
@@ -18,17 +18,17 @@ declare module 'autocannon' {
     timeout?: number
     pipelining?: number
     overallRate?: number
-    requests?: Request[]
+    requests?: AutocannonRequest[]
   }
-  export interface Result {
+  interface AutocannonResult {
     requests: { total: number }
     latency: { p50: number, p99: number }
     errors: number
     timeouts: number
-    duration: number
     statusCodeStats: Record<string, { count: number }>
   }
-  function autocannon (options: Options): Promise<Result>
-  function autocannon (options: Options, done: (err: Error | null, result: Result) => void): EventEmitter
+  /** Without a callback: a promise of the result. With one: the run's event emitter ('response', ...). */
+  function autocannon (options: AutocannonOptions): Promise<AutocannonResult>
+  function autocannon (options: AutocannonOptions, done: (err: Error | null, result: AutocannonResult) => void): EventEmitter
   export default autocannon
 }

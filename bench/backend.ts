@@ -5,7 +5,7 @@ import { buildStripeSimulator, startStripeSimulator, STRIPE_SANDBOX_API_KEY } fr
 import { mintToken } from '../lib/sandbox/tokens.ts'
 import { serveCommands, serverProbe } from './child.ts'
 import { buildPluginApp } from './plugin-app.ts'
-import { AUDIENCE, FORWARD_PATH, ISSUER, REQUEST_BODY, ROKT_API_KEY, ROUTE, SCOPE } from './shared.ts'
+import { AUDIENCE, FORWARD_PATH, ISSUER, REQUEST_BODIES, ROKT_API_KEY, ROUTE, SCOPE } from './shared.ts'
 
 /**
  * The third process: the Stripe simulator and the fake Rokt destination (answering at once).
@@ -39,7 +39,7 @@ async function captureStripeForm (destinationUrl: string): Promise<string> {
   const app = await buildPluginApp({ simUrl: capture.url, destinationUrl, stripeApiKey: STRIPE_SANDBOX_API_KEY, allowedIps: ['127.0.0.1'], key: { secret } })
   try {
     const token = mintToken({ secret, issuer: ISSUER, audience: AUDIENCE, scope: SCOPE, subject: 'rokt', clientId: 'rokt' })
-    const res = await app.inject({ method: 'POST', url: ROUTE, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: REQUEST_BODY })
+    const res = await app.inject({ method: 'POST', url: ROUTE, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: REQUEST_BODIES[0] })
     const form = capture.requests.find(r => r.method === 'POST' && r.path === FORWARD_PATH)?.body
     if (res.statusCode !== 200 || form === undefined) throw new Error(`could not capture the Stripe form: ${res.statusCode} ${res.body}`)
     return form

@@ -8,6 +8,8 @@ export interface LoadOptions {
   durationSeconds: number
   /** Authorization values to cycle through, one per request (instead of the one in `headers`). */
   authorizations?: string[]
+  /** Bodies to cycle through, one per request, in step with `authorizations` (instead of `body`). */
+  bodies?: string[]
   /** Requests per second over all connections; as fast as the server answers when absent. */
   rate?: number
 }
@@ -38,7 +40,7 @@ export function runLoad (options: LoadOptions): Promise<LoadRun> {
       duration: options.durationSeconds,
       pipelining: 1,
       ...(options.rate === undefined ? {} : { overallRate: options.rate }),
-      ...(options.authorizations === undefined ? {} : { requests: [{ setupRequest: cycle(options.authorizations) }] })
+      ...(options.authorizations === undefined && options.bodies === undefined ? {} : { requests: [{ setupRequest: cycle(options) }] })
     }, (err, result) => {
       if (err !== null) return reject(err)
       const used = process.cpuUsage(cpu)
@@ -57,10 +59,13 @@ export function runLoad (options: LoadOptions): Promise<LoadRun> {
   })
 }
 
-function cycle (authorizations: string[]) {
+/** One counter for all connections, so concurrent requests never share a body. */
+function cycle ({ authorizations, bodies }: LoadOptions) {
   let next = 0
-  return (request: { headers: Record<string, string> }) => {
-    request.headers.authorization = authorizations[next++ % authorizations.length]
+  return (request: { headers: Record<string, string>, body: string }) => {
+    if (authorizations !== undefined) request.headers.authorization = authorizations[next % authorizations.length]
+    if (bodies !== undefined) request.body = bodies[next % bodies.length]
+    next++
     return request
   }
 }

@@ -8,7 +8,7 @@ import { generateTestKeys, type TestKeyPair } from '../lib/sandbox/tokens.ts'
 import { runLoad, summariseLatencies, type LoadOptions, type LoadRun } from './load.ts'
 import { startChild, type BenchChild } from './processes.ts'
 import { summariseProfile, type ClockWindow, type ProfileSummary } from './profile.ts'
-import { AUDIENCE, CONFIG_ENV, ISSUER, REQUEST_BODY, ROUTE, SCOPE, type ServerConfig } from './shared.ts'
+import { AUDIENCE, CONFIG_ENV, ISSUER, REQUEST_BODIES, ROUTE, SCOPE, type ServerConfig } from './shared.ts'
 
 /**
  * `npm run bench`. This process generates the load (autocannon); each workload's server under
@@ -122,6 +122,7 @@ interface Measured {
   requests: number
   /** Responses with another status than the workload expects, plus socket errors and timeouts */
   unexpected: number
+  statuses: Record<string, number>
   cpuMicrosPerRequest: number
   /** CPU of the simulator + destination process per request: load on the shared cores the route does not own */
   backendCpuMicrosPerRequest: number
@@ -164,7 +165,7 @@ async function start (w: Workload, backend: BenchChild): Promise<Subject> {
   const profiling = settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir(w)}`] : []
   const server = await startChild(`servers/${w.server}.ts`, { [CONFIG_ENV]: JSON.stringify(config) }, profiling)
   const authorizations = tokens(w, w.distinct === true ? DISTINCT_TOKENS : 1)
-  const base = { url: server.info.url + ROUTE, headers: { 'content-type': 'application/json', authorization: authorizations[0] }, body: REQUEST_BODY, connections: settings.connections, rate: settings.rate }
+  const base = { url: server.info.url + ROUTE, headers: { 'content-type': 'application/json', authorization: authorizations[0] }, body: REQUEST_BODIES[0], bodies: REQUEST_BODIES, connections: settings.connections, rate: settings.rate }
   const load = w.distinct === true ? { ...base, authorizations } : base
   const subject: Subject = { w, server, load, runs: [], serverCpuMicros: 0, backendCpuMicros: 0, simConnections: 0, simRequests: 0, windows: [], rss: 0, heapUsed: 0 }
   await counted(subject, backend, async () => {
@@ -220,7 +221,9 @@ function result (s: Subject): Measured {
   const latencies = s.runs.flatMap(r => r.latencies)
   const requests = latencies.length
   const per = (micros: number) => round(micros / Math.max(requests, 1), 0)
-  const expected = s.runs.reduce((n, r) => n + (r.statuses[s.w.expect] ?? 0), 0)
+  const statuses: Record<string, number> = {}
+  for (const r of s.runs) for (const [code, count] of Object.entries(r.statuses)) statuses[code] = (statuses[code] ?? 0) + count
+  const expected = statuses[s.w.expect] ?? 0
   const failures = s.runs.reduce((n, r) => n + r.errors + r.timeouts, 0)
   const latency = summariseLatencies(latencies)
   return {
@@ -233,6 +236,7 @@ function result (s: Subject): Measured {
     mean: round(latency.mean, 2),
     requests,
     unexpected: requests - expected + failures,
+    statuses,
     cpuMicrosPerRequest: per(s.serverCpuMicros),
     backendCpuMicrosPerRequest: per(s.backendCpuMicros),
     loadCpuMicrosPerRequest: per(s.runs.reduce((n, r) => n + r.cpuMicros, 0)),
@@ -416,6 +420,6 @@ renameSync(`${OUT}.tmp`, OUT)
 console.log(`\nwritten to ${OUT}`)
 const broken = results.filter(r => r.unexpected > 0)
 if (broken.length > 0) {
-  console.error(`unexpected responses in ${broken.map(r => r.name).join(', ')}: those figures are not valid`)
+  console.error(`unexpected responses (not valid figures): ${broken.map(r => `${r.name} ${JSON.stringify(r.statuses)}`).join(', ')}`)
   process.exitCode = 1
 }

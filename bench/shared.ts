@@ -7,10 +7,14 @@ export const AUDIENCE = 'rokt-payment-sharing'
 export const SCOPE = 'payment-sharing'
 export const DESTINATION = 'COM.ROKT.CATALOG'
 export const ROKT_API_KEY = 'rokt_dest_key_0123456789'
-export const REFERENCE = 'ORDER_67890'
 export const EMAIL = 'Jenny.Rosen@example.com'
 
-export const REQUEST_BODY = JSON.stringify({ customerIdentifiers: { email: EMAIL }, partnerPaymentReference: REFERENCE, destination: DESTINATION })
+/**
+ * Rokt's calls are for different orders: concurrent forwards for one reference get 409 (DESIGN
+ * §6), so the load cycles through this many references, all vaulted.
+ */
+export const REFERENCES = Array.from({ length: 10_000 }, (_, i) => `ORDER_${String(i).padStart(5, '0')}`)
+export const REQUEST_BODIES = REFERENCES.map(reference => JSON.stringify({ customerIdentifiers: { email: EMAIL }, partnerPaymentReference: reference, destination: DESTINATION }))
 
 /**
  * The vaulted method. It carries the billing address, so a forward is one Stripe call (without it
@@ -24,7 +28,7 @@ export const VAULT_RECORD = {
 }
 
 /** The partner's vault: Rokt's reference -> the method vaulted at the first purchase. */
-export const VAULT = new Map([[REFERENCE, VAULT_RECORD]])
+export const VAULT = new Map(REFERENCES.map(reference => [reference, VAULT_RECORD]))
 
 /** Environment variable carrying a server's JSON configuration. */
 export const CONFIG_ENV = 'BENCH_SERVER_CONFIG'

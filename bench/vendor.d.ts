@@ -1,4 +1,4 @@
-// The few members of these untyped dev dependencies the bench uses.
+// The few members of these untyped dev dependencies the bench uses (autocannon: autocannon.d.ts).
 
 declare module 'express' {
   import type { IncomingMessage, Server, ServerResponse } from 'node:http'
