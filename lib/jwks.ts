@@ -43,12 +43,14 @@ export function createJwksKeySource (options: JwksOptions) {
   let fetchedAt = -Infinity
   let lastAttempt = -Infinity
   let lastFailure = -Infinity
+  let lastError: unknown
   let inflight: Promise<void> | null = null
   let fetches = 0
 
   function refresh (): Promise<void> {
     inflight ??= load().catch(err => {
       lastFailure = Date.now()
+      lastError = err
       throw err
     }).finally(() => { inflight = null })
     return inflight
@@ -97,8 +99,11 @@ export function createJwksKeySource (options: JwksOptions) {
     }
   }
 
-  /** The PEM for this kid, used only with an algorithm the key allows. */
-  async function getKey (kid: unknown, alg: unknown): Promise<string> {
+  /**
+   * The PEM for this kid, used only with an algorithm the key allows (none given: no key). The
+   * 503 carries the last fetch error as its cause, for diagnostics (never sent to a caller).
+   */
+  async function getKey (kid: unknown, alg?: unknown): Promise<string> {
     if (typeof kid !== 'string' || !KID.test(kid)) throw new UnknownKeyError('bad kid')
     const now = Date.now()
     const stale = now - fetchedAt > ttlMs
@@ -108,7 +113,7 @@ export function createJwksKeySource (options: JwksOptions) {
         await refresh()
       } catch {}
     }
-    if (Date.now() - fetchedAt > maxStaleMs) throw new AuthUnavailableError()
+    if (Date.now() - fetchedAt > maxStaleMs) throw new AuthUnavailableError({ cause: lastError })
     const key = keys.get(kid)
     if (key === undefined || !key.algorithms.includes(alg as string)) throw new UnknownKeyError('unknown kid')
     return key.pem

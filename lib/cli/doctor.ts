@@ -98,7 +98,7 @@ async function probeJwks (auth: { jwksUrl: string, algorithms?: string[], jwksTi
   const source = createJwksKeySource({ url: auth.jwksUrl, algorithms, timeoutMs: auth.jwksTimeoutMs })
   try {
     // An unknown kid makes the source fetch the key set; only a fetch that failed is an error here.
-    await source.getKey('doctor-probe').catch((err: Error) => {
+    await source.getKey('doctor-probe', algorithms[0]).catch((err: Error) => {
       if (err instanceof AuthUnavailableError) throw new Error(`no key set: ${(err.cause as Error).message}`)
     })
     if (source.size === 0) throw new Error(`answers, but with no signing key usable with ${algorithms.join(', ')}`)

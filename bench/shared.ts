@@ -1,0 +1,51 @@
+/** What every bench process agrees on: the route, Rokt's body, the vault, the credentials. */
+
+export const ROUTE = '/v1/initiate-payment-sharing'
+export const FORWARD_PATH = '/v1/forwarding/requests'
+export const ISSUER = 'https://idp.rokt.example/'
+export const AUDIENCE = 'rokt-payment-sharing'
+export const SCOPE = 'payment-sharing'
+export const DESTINATION = 'COM.ROKT.CATALOG'
+export const ROKT_API_KEY = 'rokt_dest_key_0123456789'
+export const EMAIL = 'Jenny.Rosen@example.com'
+
+/**
+ * Rokt's calls are for different orders: concurrent forwards for one reference get 409 (DESIGN
+ * §6), so the load cycles through this many references, all vaulted.
+ */
+export const REFERENCES = Array.from({ length: 10_000 }, (_, i) => `ORDER_${String(i).padStart(5, '0')}`)
+export const REQUEST_BODIES = REFERENCES.map(reference => JSON.stringify({ customerIdentifiers: { email: EMAIL }, partnerPaymentReference: reference, destination: DESTINATION }))
+
+/**
+ * The vaulted method. It carries the billing address, so a forward is one Stripe call (without it
+ * the adapter first reads the PaymentMethod: two calls).
+ */
+export const VAULT_RECORD = {
+  psp: 'stripe',
+  paymentMethod: 'pm_card_visa',
+  customerIdentifiers: { email: 'jenny.rosen@example.com' },
+  billingAddress: { line1: '1 Vault St', city: 'Leeds', postalCode: 'LS1 1AA', country: 'GB' }
+}
+
+/** The partner's vault: Rokt's reference -> the method vaulted at the first purchase. */
+export const VAULT = new Map(REFERENCES.map(reference => [reference, VAULT_RECORD]))
+
+/** Environment variable carrying a server's JSON configuration. */
+export const CONFIG_ENV = 'BENCH_SERVER_CONFIG'
+
+/** What the orchestrator gives a server under test. */
+export interface ServerConfig {
+  simUrl: string
+  destinationUrl: string
+  stripeApiKey: string
+  /** The exact form body the plugin's Stripe adapter sends (captured by the backend). */
+  stripeForm: string
+  publicKey: string
+  allowedIps: string[]
+}
+
+export function readConfig (): ServerConfig {
+  const raw = process.env[CONFIG_ENV]
+  if (raw === undefined) throw new Error(`${CONFIG_ENV} is not set: start this file from bench/run.ts`)
+  return JSON.parse(raw) as ServerConfig
+}
