@@ -130,7 +130,8 @@ async function server (): Promise<void> {
   const app = Fastify({ logger: false })
   await app.register(cardForwarding, {
     allowedIps: ['127.0.0.1/32'],
-    auth: { secret: SECRET, issuer: ISSUER, audience: AUDIENCE, requiredScope: 'payment-sharing' },
+    // One token for the whole run (up to an hour).
+    auth: { secret: SECRET, issuer: ISSUER, audience: AUDIENCE, requiredScope: 'payment-sharing', maxTokenAgeSeconds: 3600 },
     // Every reference is a card whose billing line1 is the reference itself: the destination's
     // body then says which order each forward was for.
     resolvePaymentMethod: async ({ partnerPaymentReference }) => ({
@@ -177,7 +178,7 @@ async function main (): Promise<void> {
     const memory = (gc = false) => ask<{ rss: number, heapUsed: number }>(serverChild, { type: 'memory', gc })
     const startMemory = await memory(true)
 
-    const token = mintToken({ secret: SECRET, issuer: ISSUER, audience: AUDIENCE, clientId: 'rokt', scope: 'payment-sharing', expiresInSeconds: 3600 })
+    const token = mintToken({ secret: SECRET, issuer: ISSUER, audience: AUDIENCE, clientId: 'rokt', subject: 'rokt', scope: 'payment-sharing', expiresInSeconds: 3600 })
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` }
     const jobs = new Map<string, Job>()
     const completed = new Set<string>()

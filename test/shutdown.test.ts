@@ -39,13 +39,18 @@ function spyAgents (t: Test) {
   return calls
 }
 
+/** Waits until the destination holds the forward: it is then in flight whatever the machine's load. */
+async function untilForwarding (h: { destination: { received: unknown[] } }): Promise<void> {
+  while (h.destination.received.length === 0) await sleep(10)
+}
+
 const other = { partnerPaymentReference: 'ORDER_BILLING', destination: validBody.destination }
 
 t.test('app.close(): the forward in flight completes and is delivered, new requests get 503, the dispatcher is closed (not destroyed)', async t => {
   const { h, post } = await listening(t)
   h.destination.setDelay(600)
   const inFlight = post()
-  await sleep(200)
+  await untilForwarding(h)
   const calls = spyAgents(t)
   const closing = h.app.close()
   await sleep(50)
@@ -68,7 +73,7 @@ t.test('a host that turned off return503OnClosing still gets 503 + Retry-After f
   const { h, post } = await listening(t, {}, { return503OnClosing: false })
   h.destination.setDelay(600)
   const inFlight = post()
-  await sleep(200)
+  await untilForwarding(h)
   const closing = h.app.close()
   await sleep(50)
   const refused = await post(other)
@@ -84,7 +89,7 @@ t.test('a forward still running when the grace ends is abandoned: 503, audited f
   const { h, post } = await listening(t, { shutdownGraceMs: 200 })
   h.destination.setDelay(5000)
   const inFlight = post()
-  await sleep(200)
+  await untilForwarding(h)
   const started = performance.now()
   await Promise.all([h.app.close(), inFlight.then(res => {
     t.equal(res.statusCode, 503)

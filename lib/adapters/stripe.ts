@@ -74,7 +74,8 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
     if (record.billingAddress !== undefined) return record.billingAddress
     const res = await client.get(`/v1/payment_methods/${record.paymentMethod}`, { headers: auth })
     if (res.statusCode !== 200) throw stripeError(res.body)
-    const address = (res.body as any)?.billing_details?.address ?? {}
+    // A PaymentMethod may lack billing_details or its address: Object() turns a missing level into {}.
+    const address = Object(Object(Object(res.body).billing_details).address)
     const pick = (v: unknown) => typeof v === 'string' ? v : undefined
     return {
       line1: pick(address.line1),

@@ -33,7 +33,7 @@ export function createDestinationCaller (timeoutMs = 10_000) {
       }
       return { status: res.statusCode, headers: flat, body: text, durationMs: Math.round(performance.now() - started) }
     } catch (err) {
-      throw new DestinationUnreachableError(TIMEOUT_CODES.has((err as { code?: string }).code ?? ''), { cause: err })
+      throw new DestinationUnreachableError(TIMEOUT_CODES.has(String(Object(err).code)), { cause: err })
     }
   }
 

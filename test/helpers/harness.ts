@@ -91,6 +91,8 @@ export async function buildHarness (t: Test, options: HarnessOptions = {}): Prom
     destinations: { [DESTINATION]: { url: destination.url, headers: { 'x-rokt-api-key': ROKT_API_KEY } } },
     allowInsecureUrls: true,
     onAudit: (event) => { audits.push(event) },
+    // A test process stalled for a second on a busy machine must not be shed; load-shedding.test.ts turns it on.
+    loadShedding: false,
     ...options.plugin
   })
   await app.ready()
