@@ -22,8 +22,9 @@ const USAGE = `npm run bench -- [--duration s] [--rounds n] [--warmup s] [--conn
   --duration    measured seconds per workload, split into --rounds interleaved slices (default 10, 5)
   --warmup      seconds of load per server before measuring (default 3)
   --connections concurrent keep-alive connections of the load generator (default 32)
-  --only        a comma-separated subset of: ${'full-rs256,full-rs256-fresh,full-es256,baseline,express,reject-token,reject-ip'}
-  --long        also load one plugin server for --long-duration seconds (default 60) and compare its RSS at 10 s and at the end
+  --only        a comma-separated subset of full-rs256, full-rs256-fresh, full-es256, baseline, express, reject-token,
+                reject-ip (none: only the --long run)
+  --long        also load one plugin server for --long-duration seconds (more than 10; default 60) and compare its memory at 10 s and at the end
   --profile     run the servers under node --cpu-prof and summarise the measured slices (figures inflated; written to bench/profiles/)
   env: BENCH_DURATION, BENCH_ROUNDS, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_ONLY, BENCH_LONG=1, BENCH_LONG_DURATION, BENCH_PROFILE=1`
 
@@ -88,6 +89,9 @@ const WORKLOADS: Workload[] = [
   { name: 'reject-ip', label: 'plugin, client IP not allowed -> 403', server: 'plugin', alg: 'RS256', allowedIps: ['203.0.113.0/24'], expect: 403 }
 ]
 const LONG: Workload = { ...WORKLOADS[0], name: 'full-rs256-long' }
+const unknown = only?.filter(name => name !== 'none' && !WORKLOADS.some(w => w.name === name)) ?? []
+if (unknown.length > 0) throw new Error(`--only: no workload ${unknown.join(', ')}\n${USAGE}`)
+if (settings.longDurationSeconds <= 10) throw new Error(`--long-duration must be more than 10 (s)\n${USAGE}`)
 
 const keys: Record<Workload['alg'], TestKeyPair> = { RS256: generateTestKeys('RS256', 'rokt-rsa-1'), ES256: generateTestKeys('ES256', 'rokt-ec-1') }
 const forger = generateTestKeys('RS256', 'rokt-rsa-1')
