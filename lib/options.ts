@@ -26,6 +26,7 @@ export function resolveOptions (options: CardForwardingOptions<any>): ResolvedOp
   const bodyLimit = options.bodyLimit ?? 8192
   if (!Number.isInteger(bodyLimit) || bodyLimit < 256 || bodyLimit > 65_536) throw new Error('bodyLimit: must be an integer from 256 to 65536')
   if (options.onAudit !== undefined && typeof options.onAudit !== 'function') throw new Error('onAudit: must be a function')
+  if (options.onForward !== undefined && typeof options.onForward !== 'function') throw new Error('onForward: must be a function')
 
   const adapters = new Map<string, PspAdapter<any>>()
   if (options.psps === null || typeof options.psps !== 'object' || Object.keys(options.psps).length === 0) {

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchemaCompiler } from 'fastify'
-import type { CardForwardingOptions, ForwardResult, PaymentSharingRequest, PspAdapter } from '../types/index.ts'
+import type { CardForwardingOptions, ForwardResult, PaymentSharingRequest, PspAdapter, ForwardMetric } from '../types/index.ts'
 import { createAuditor, requestLogSerializers } from './audit.ts'
 import { setupAuth } from './auth.ts'
 import { IpNotAllowedError, PaymentMethodNotFoundError, PspError, UnknownDestinationError, UnsupportedMediaTypeError } from './errors.ts'
@@ -32,6 +32,16 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
   // First: its onRequest hook runs before every other hook of this scope (no crypto, no PSP work when shedding).
   await registerLoadShedding(fastify, options.loadShedding)
   const audit = createAuditor(options.onAudit)
+  const onForward = options.onForward
+  /** Per-PSP latency and outcome for the partner's metrics; a throwing callback never changes the answer. */
+  function metrics (request: FastifyRequest, event: ForwardMetric): void {
+    if (onForward === undefined) return
+    try {
+      onForward(event)
+    } catch (err) {
+      request.log.error({ err }, 'card-forwarding: onForward callback threw')
+    }
+  }
   const auth = tokenEndpoint == null ? options.auth : await setupTokenEndpoint(fastify, tokenEndpoint, options.auth, audit)
   const { authenticate } = await setupAuth(fastify, auth)
   const resolvePaymentMethod = options.resolvePaymentMethod
@@ -100,6 +110,7 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
       const psp = adapter.name
       audit(request, 'accepted', { ...facts, psp, statusCode: 200 })
       let result: ForwardResult
+      const started = performance.now()
       try {
         // Without an Idempotency-Key a forward is never retried.
         const retries = entry.pspKey === undefined ? 0 : retry.retries
@@ -109,10 +120,13 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
       } catch (err) {
         const failure: PspFailure & FastifyError = PSP_FAILURES.has((err as FastifyError).code) ? err as any : new PspError(psp, 'adapter_error', { cause: err })
         // Outcome unknown: the PSP may have forwarded the card. Reconcile; a retry with the same key is safe.
-        audit(request, failure.outcome === 'unknown' ? 'forward_unknown' : 'forward_failed', { ...facts, psp, statusCode: failure.statusCode as number, code: failure.code, reason: failure.reason })
+        const outcome = failure.outcome === 'unknown' ? 'unknown' : 'failed'
+        audit(request, `forward_${outcome}`, { ...facts, psp, statusCode: failure.statusCode as number, code: failure.code, reason: failure.reason })
+        metrics(request, { psp, destination: body.destination, outcome, durationMs: performance.now() - started, statusCode: failure.statusCode as number, code: failure.code })
         throw failure
       }
       audit(request, 'forward_ok', { ...facts, psp, statusCode: 200 })
+      metrics(request, { psp, destination: body.destination, outcome: 'ok', durationMs: performance.now() - started, statusCode: 200, destinationStatus: result.status })
       const response = { status: result.status, headers: result.headers, body: relay === 'psp' ? result.pspBody : result.body, 'request-time': result.requestTime }
       await entry.succeed({ statusCode: 200, body: response }).catch(err => request.log.error({ err }, 'card-forwarding: could not store the idempotent response'))
       return response

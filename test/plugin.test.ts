@@ -297,3 +297,24 @@ t.test('an error carrying a non-error status is still a generic 500', async t =>
   t.equal(res.statusCode, 500)
   t.equal(res.json.code, 'CARD_FORWARDING_INTERNAL_ERROR')
 })
+
+t.test('onForward reports each forward with its PSP, latency and outcome; a throwing callback changes nothing', async t => {
+  const events: any[] = []
+  const h = await buildHarness(t, { plugin: { onForward: (event: any) => { events.push(event) } } })
+  t.equal((await h.post(validBody)).statusCode, 200)
+  h.vault.set('ORDER_GONE', { psp: 'psp', paymentMethod: 'pm_does_not_exist', billingAddress: {} })
+  t.equal((await h.post({ partnerPaymentReference: 'ORDER_GONE', destination: DESTINATION })).statusCode, 502)
+  t.equal((await h.post({ ...validBody, partnerPaymentReference: 'ORDER_NOPE' })).statusCode, 404)
+  t.equal(events.length, 2, 'only forwards that were attempted')
+  t.match(events[0], { psp: 'stripe', destination: DESTINATION, outcome: 'ok', statusCode: 200, destinationStatus: 200 })
+  t.match(events[1], { psp: 'stripe', outcome: 'failed', statusCode: 502, code: 'CARD_FORWARDING_PSP_ERROR' })
+  t.ok(events.every(e => typeof e.durationMs === 'number' && e.durationMs >= 0))
+  t.notMatch(JSON.stringify(events), /ORDER_|jenny|pm_/i, 'no reference, customer or PSP handle')
+
+  const throwing = await buildHarness(t, { plugin: { onForward: () => { throw new Error('metrics down') } } })
+  t.equal((await throwing.post(validBody)).statusCode, 200)
+  const app = Fastify()
+  app.register(cardForwarding, { allowedIps: ['203.0.113.1'], auth: { publicKey: rsaKeys.publicKey, issuer: ISSUER, audience: AUDIENCE }, resolvePaymentMethod: async () => null, psps: { stripe: stripe({ apiKey: STRIPE_SANDBOX_API_KEY }) }, destinations: { [DESTINATION]: { url: 'https://rokt.example/' } }, onForward: 'metrics' } as any)
+  await t.rejects(async () => { await app.ready() }, /^onForward: must be a function/)
+  await app.close()
+})

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { Agent } from 'undici'
-import { stripe, type StripeOptions } from '../index.ts'
+import { stripe, type ForwardMetric, type StripeOptions } from '../index.ts'
 import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
 import { startFakeDestination } from '../lib/sandbox/destination.ts'
 import { buildHarness, DESTINATION, logLines, ROKT_API_KEY, validBody, type Harness, type HarnessOptions } from './helpers/harness.ts'
@@ -13,12 +13,14 @@ import { blackholeUrl, failingLookup, refusedUrl, startFaultyPsp, startNotHttpPs
  */
 
 const FAST = { connectMs: 300, headersMs: 300, bodyMs: 300 }
+/** What onForward reported, across the file (its tests run one after another). */
+const metrics: ForwardMetric[] = []
 
 /** The billing address comes from the vault, so the one PSP call is the forward itself. */
 async function harnessFor (t: Test, adapter: Partial<StripeOptions>, plugin: HarnessOptions['plugin'] = {}): Promise<Harness> {
   const h = await buildHarness(t, {
     before: app => { app.get('/healthz', async () => ({ ok: true })) },
-    plugin: { psps: { psp: stripe({ apiKey: STRIPE_SANDBOX_API_KEY, timeouts: FAST, circuitBreaker: false, ...adapter }) }, ...plugin }
+    plugin: { psps: { psp: stripe({ apiKey: STRIPE_SANDBOX_API_KEY, timeouts: FAST, circuitBreaker: false, ...adapter }) }, onForward: metric => { metrics.push(metric) }, ...plugin }
   })
   h.vault.set('ORDER_67890', VAULTED_WITH_BILLING)
   return h
@@ -37,6 +39,7 @@ async function expectFault (t: Test, h: Harness, expected: Expected) {
     t.equal(last?.event, expected.event, `attempt ${attempt}: audit event`)
     t.equal(last?.code, expected.code)
     t.equal(last?.reason, expected.reason)
+    t.match(metrics.at(-1), { psp: 'stripe', destination: DESTINATION, outcome: expected.event.slice('forward_'.length), statusCode: expected.status, code: expected.code }, `attempt ${attempt}: onForward`)
   }
   // The same fault twice gives the same answer (no lock or state left behind), and the host still serves.
   t.equal((await h.app.inject('/healthz')).statusCode, 200, 'the process stays healthy')

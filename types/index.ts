@@ -216,6 +216,22 @@ export type AuditEventType =
   | 'not_found' | 'forward_ok' | 'forward_failed' | 'forward_unknown' | 'duplicate_replayed'
   | 'internal_error' | 'token_issued' | 'token_denied'
 
+/** What `onForward` receives: one forward, for metrics (no reference, no customer data). */
+export interface ForwardMetric {
+  psp: string
+  destination: string
+  /** ok: the PSP forwarded; failed: it did not; unknown: it may have (reconcile) */
+  outcome: 'ok' | 'failed' | 'unknown'
+  /** The PSP call, retries included, in ms */
+  durationMs: number
+  /** The status the route answered */
+  statusCode: number
+  /** The destination's status, when the PSP forwarded */
+  destinationStatus?: number
+  /** The error code, when it did not */
+  code?: string
+}
+
 export interface AuditEvent {
   event: AuditEventType
   /** success for accepted, forward_ok and token_issued; failure for everything else */
@@ -306,6 +322,8 @@ export interface CardForwardingOptions<Psps extends Record<string, PspAdapter<an
   bodyLimit?: number
   /** One event per outcome, also logged at info level under `audit`. */
   onAudit?: (event: AuditEvent) => void
+  /** Called once per forward attempted, with the PSP's latency and outcome: feed your metrics. */
+  onForward?: (event: ForwardMetric) => void
   /**
    * Where Idempotency-Keys and the per-reference in-flight locks are kept. Default: in memory
    * (`memoryIdempotencyStore()`, 10 000 keys), which is right for one instance only.

@@ -13,6 +13,7 @@ import cardForwarding, {
   type BraintreeVaultRecord,
   type CardForwardingOptions,
   type CheckoutComVaultRecord,
+  type ForwardMetric,
   type ForwardResult,
   type PspAdapter,
   type StripeVaultRecord,
@@ -153,5 +154,21 @@ describe('type errors', () => {
 
   test('options without a resolver', () => {
     expect(app.register(cardForwarding, { ...base, psps })).type.toRaiseError('No overload matches this call')
+  })
+})
+
+describe('onForward', () => {
+  test('receives a ForwardMetric with a closed outcome', () => {
+    expect(app.register(cardForwarding, cardForwardingOptions({
+      ...base,
+      psps,
+      resolvePaymentMethod: () => null,
+      onForward: metric => {
+        expect(metric).type.toBe<ForwardMetric>()
+        expect(metric.outcome).type.toBe<'ok' | 'failed' | 'unknown'>()
+        expect(metric.durationMs).type.toBe<number>()
+      }
+    }))).type.not.toRaiseError()
+    expect<ForwardMetric>().type.not.toHaveProperty('partnerPaymentReference')
   })
 })
