@@ -1,4 +1,19 @@
 /** Helpers every adapter uses to turn a PSP's relayed destination answer into the route's response. */
+import type { ForwardResult } from '../types/index.ts'
+
+/** The destination's answer as a PSP relays it: a status, headers in any of the PSPs' shapes, a body. */
+export interface DestinationAnswer { status: number, headers?: unknown, body?: unknown }
+
+/** True when the PSP's envelope holds an answer from the destination (an integer status at least). */
+export function isDestinationAnswer (answer: unknown): answer is DestinationAnswer {
+  return answer !== null && typeof answer === 'object' && Number.isInteger((answer as DestinationAnswer).status)
+}
+
+/** The route's ForwardResult from the relayed answer, the PSP's whole envelope and the time to report. */
+export function forwardResult (answer: DestinationAnswer, pspBody: unknown, requestTime: number): ForwardResult {
+  const headers = headerMap(answer.headers)
+  return { status: answer.status, headers, body: destinationBody(answer.body, headers), requestTime, pspBody }
+}
 
 /** Hop-by-hop headers describe the PSP's connection to the destination, not the answer (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade'])

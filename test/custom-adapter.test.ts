@@ -5,7 +5,7 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import {
-  PspError, createPspClient, billingValue, destinationBody, isCardToken, renderTemplate,
+  PspError, createPspClient, billingValue, forwardResult, isCardToken, isDestinationAnswer, renderTemplate,
   type CanonicalToken, type ForwardInput, type ForwardResult, type PspAdapter
 } from '../index.ts'
 import { listen, startFakeDestination, TEST_CARDS } from '../lib/sandbox/index.ts'
@@ -37,11 +37,12 @@ function acmeVault (options: { apiKey: string, baseUrl: string }): PspAdapter<Ac
       })
       const tx = (res.body as any).transaction
       if (res.statusCode !== 200 || tx?.succeeded !== true) throw new PspError('acme', String(tx?.error ?? 'failed'))
+      if (!isDestinationAnswer(tx.response)) throw new PspError('acme', 'invalid_response')
       const headers = Object.fromEntries(String(tx.response.headers).split('\r\n').filter(Boolean).map(line => {
         const i = line.indexOf(':')
-        return [line.slice(0, i).trim().toLowerCase(), line.slice(i + 1).trim()]
+        return [line.slice(0, i).trim(), line.slice(i + 1).trim()]
       }))
-      return { status: tx.response.status, headers, body: destinationBody(tx.response.body, headers), requestTime: res.durationMs, pspBody: res.body }
+      return forwardResult({ ...tx.response, headers }, res.body, res.durationMs)
     },
     close: () => client.close()
   }

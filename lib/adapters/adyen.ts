@@ -4,7 +4,7 @@ import { isLoopback } from '../auth.ts'
 import { PspError, safeCode } from '../errors.ts'
 import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
 import { createPspClient, type PspTimeouts } from '../psp-http.ts'
-import { destinationBody, headerMap } from '../relay.ts'
+import { forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, isCardToken, renderTemplate } from '../template.ts'
 
 export interface AdyenOptions {
@@ -125,16 +125,9 @@ export function adyen (options: AdyenOptions): PspAdapter<AdyenVaultRecord> {
     const envelope = res.body as any
     if (res.statusCode < 200 || res.statusCode > 299) throw new PspError('adyen', safeCode(envelope?.errorCode))
     const response = envelope?.response
-    if (response === null || typeof response !== 'object' || !Number.isInteger(response.status)) throw new PspError('adyen', 'invalid_response')
-    const relayed = headerMap(response.headers)
-    return {
-      status: response.status,
-      headers: relayed,
-      body: destinationBody(response.body, relayed),
-      // Adyen reports no duration of its own: the whole /forward call, measured here.
-      requestTime: res.durationMs,
-      pspBody: envelope
-    }
+    if (!isDestinationAnswer(response)) throw new PspError('adyen', 'invalid_response')
+    // Adyen reports no duration of its own: the whole /forward call, measured here.
+    return forwardResult(response, envelope, res.durationMs)
   }
 
   return {

@@ -4,7 +4,7 @@ import { isLoopback } from '../auth.ts'
 import { PspError, PspTimeoutError, safeCode } from '../errors.ts'
 import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
 import { createPspClient, type PspTimeouts } from '../psp-http.ts'
-import { destinationBody, headerMap } from '../relay.ts'
+import { forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, DEFAULT_TEMPLATE, isCardToken, parseTemplate, pointer } from '../template.ts'
 
 /**
@@ -205,16 +205,9 @@ export function braintree (options: BraintreeOptions): PspAdapter<BraintreeVault
     const res = await client.post('/', { headers, body, signal })
     const envelope = res.body as any
     if (res.statusCode < 200 || res.statusCode > 299) throw failure(res.statusCode, envelope?.message)
-    if (envelope === null || typeof envelope !== 'object' || !Number.isInteger(envelope.status)) throw new PspError('braintree', 'invalid_response')
-    const relayed = headerMap(envelope.headers)
-    const time = envelope['request-time']
-    return {
-      status: envelope.status,
-      headers: relayed,
-      body: destinationBody(envelope.body, relayed),
-      requestTime: typeof time === 'number' ? time : res.durationMs,
-      pspBody: envelope
-    }
+    if (!isDestinationAnswer(envelope)) throw new PspError('braintree', 'invalid_response')
+    const time = (envelope as any)['request-time']
+    return forwardResult(envelope, envelope, typeof time === 'number' ? time : res.durationMs)
   }
 
   return {

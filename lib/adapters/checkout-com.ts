@@ -4,7 +4,7 @@ import { isLoopback } from '../auth.ts'
 import { PspError, safeCode } from '../errors.ts'
 import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
 import { createPspClient, type PspTimeouts } from '../psp-http.ts'
-import { destinationBody, headerMap } from '../relay.ts'
+import { forwardResult, isDestinationAnswer } from '../relay.ts'
 import { renderTemplate } from '../template.ts'
 
 export interface CheckoutComOptions {
@@ -113,21 +113,14 @@ export function checkoutCom (options: CheckoutComOptions): PspAdapter<CheckoutCo
     const envelope = res.body as any
     if (res.statusCode < 200 || res.statusCode > 299) throw new PspError(NAME, errorCode(res.statusCode, envelope))
     const response = envelope?.destination_response
-    if (response === null || typeof response !== 'object' || !Number.isInteger(response.status)) {
+    if (!isDestinationAnswer(response)) {
       // destination_response is "optional: present if the forward request completed successfully".
       // Without it the destination never answered (unreachable, timed out): say so, not "garbage".
       const forwardedButUnanswered = response === undefined && typeof envelope?.request_id === 'string'
       throw new PspError(NAME, forwardedButUnanswered ? 'no_destination_response' : 'invalid_response')
     }
-    const relayed = headerMap(response.headers)
-    return {
-      status: response.status,
-      headers: relayed,
-      body: destinationBody(response.body, relayed),
-      // Checkout.com reports no duration of its own: the whole /forward call, measured here.
-      requestTime: res.durationMs,
-      pspBody: envelope
-    }
+    // Checkout.com reports no duration of its own: the whole /forward call, measured here.
+    return forwardResult(response, envelope, res.durationMs)
   }
 
   return {

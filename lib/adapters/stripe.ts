@@ -4,7 +4,7 @@ import { isLoopback } from '../auth.ts'
 import { PspError, safeCode } from '../errors.ts'
 import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
 import { createPspClient, type PspTimeouts } from '../psp-http.ts'
-import { destinationBody, headerMap } from '../relay.ts'
+import { forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, isCardToken, renderTemplate } from '../template.ts'
 
 export interface StripeOptions {
@@ -97,16 +97,9 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
     const envelope = res.body as any
     if (res.statusCode !== 200) throw stripeError(envelope)
     const details = envelope?.response_details
-    if (details === null || typeof details !== 'object' || !Number.isInteger(details.status)) throw new PspError('stripe', 'invalid_response')
-    const relayed = headerMap(details.headers)
+    if (!isDestinationAnswer(details)) throw new PspError('stripe', 'invalid_response')
     const duration = envelope.request_context?.destination_duration
-    return {
-      status: details.status,
-      headers: relayed,
-      body: destinationBody(details.body, relayed),
-      requestTime: typeof duration === 'number' ? duration : res.durationMs,
-      pspBody: envelope
-    }
+    return forwardResult(details, envelope, typeof duration === 'number' ? duration : res.durationMs)
   }
 
   return {
