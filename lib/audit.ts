@@ -30,7 +30,8 @@ export interface AuditDetails {
   reason?: string
   actor?: string | null
   destination?: string
-  reference?: string
+  /** hashReference(partnerPaymentReference), computed once per request */
+  referenceHash?: string
   psp?: string
 }
 
@@ -51,7 +52,7 @@ export function createAuditor (onAudit: ((event: AuditEvent) => void) | undefine
     if (details.reason !== undefined) record.reason = details.reason
     if (typeof details.actor === 'string') record.actor = auditText(details.actor, 128)
     if (details.destination !== undefined) record.destination = details.destination
-    if (details.reference !== undefined) record.referenceHash = hashReference(details.reference)
+    if (details.referenceHash !== undefined) record.referenceHash = details.referenceHash
     if (details.psp !== undefined) record.psp = details.psp
     request.log.info({ audit: record }, 'card-forwarding audit')
     if (onAudit !== undefined) {

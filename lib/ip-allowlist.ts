@@ -30,8 +30,31 @@ function describe (entry: unknown): string {
   return JSON.stringify(String(entry).slice(0, 64))
 }
 
-/** Parses IPv4/IPv6 addresses and CIDRs into a net.BlockList. Throws, naming the option, on any entry that does not parse. */
-export function buildAllowlist (entries: readonly string[], option = 'allowedIps'): BlockList {
+/** How many per-address decisions an allowlist remembers; when full it starts over (no growth under a flood of addresses). */
+export const DECISIONS_REMEMBERED = 1024
+
+/**
+ * The check for an allowlist option. Parses IPv4/IPv6 addresses and CIDRs into a net.BlockList once
+ * (throws, naming the option, on any entry that does not parse) and remembers its recent decisions
+ * per address: Rokt calls from a handful of addresses, and BlockList.check builds a SocketAddress on
+ * every call.
+ */
+export function buildAllowlist (entries: readonly string[], option = 'allowedIps'): (ip: string | undefined) => boolean {
+  const list = parseAllowlist(entries, option)
+  const decisions = new Map<string, boolean>()
+  return ip => {
+    const address = String(ip)
+    let allowed = decisions.get(address)
+    if (allowed === undefined) {
+      allowed = isAllowed(list, address)
+      if (decisions.size >= DECISIONS_REMEMBERED) decisions.clear()
+      decisions.set(address, allowed)
+    }
+    return allowed
+  }
+}
+
+function parseAllowlist (entries: readonly string[], option: string): BlockList {
   if (!Array.isArray(entries) || entries.length === 0) throw new Error(`${option}: give at least one address or CIDR`)
   const list = new BlockList()
   for (const entry of entries) {
@@ -43,10 +66,12 @@ export function buildAllowlist (entries: readonly string[], option = 'allowedIps
   return list
 }
 
-/** Deny anything that is not an IP literal (proxy-addr passes through "unknown", "1.2.3.4:5678", …). */
-export function isAllowed (list: BlockList, rawIp: string | undefined): boolean {
-  // request.ip is undefined once the socket is gone: "undefined" is no IP literal either.
-  const ip = normalizeIp(String(rawIp))
+/**
+ * Deny anything that is not an IP literal (proxy-addr passes through "unknown", "1.2.3.4:5678", …;
+ * request.ip is undefined once the socket is gone, and "undefined" is no IP literal either).
+ */
+function isAllowed (list: BlockList, address: string): boolean {
+  const ip = normalizeIp(address)
   if (isIPv4(ip)) return list.check(ip, 'ipv4')
   if (isIPv6(ip)) return list.check(ip, 'ipv6')
   return false

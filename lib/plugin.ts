@@ -1,12 +1,12 @@
 import { STATUS_CODES } from 'node:http'
 import { errorCodes, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchemaCompiler } from 'fastify'
 import type { CardForwardingOptions, ForwardResult, PaymentSharingRequest, PspAdapter, ForwardMetric } from '../types/index.ts'
-import { createAuditor, requestLogSerializers } from './audit.ts'
+import { createAuditor, hashReference, requestLogSerializers } from './audit.ts'
 import { setupAuth } from './auth.ts'
 import { IpNotAllowedError, PaymentMethodNotFoundError, PspError, UnknownDestinationError, UnsupportedMediaTypeError } from './errors.ts'
 import { createIdempotency, readIdempotencyKey } from './idempotency.ts'
 import { identifiersMatch } from './identifiers.ts'
-import { buildAllowlist, checkTrustProxy, isAllowed } from './ip-allowlist.ts'
+import { buildAllowlist, checkTrustProxy } from './ip-allowlist.ts'
 import { registerLoadShedding } from './load-shedding.ts'
 import { resolveOptions } from './options.ts'
 import type { PspFailure } from './psp-http.ts'
@@ -23,7 +23,7 @@ const PSP_FAILURES = new Set(['CARD_FORWARDING_PSP_ERROR', 'CARD_FORWARDING_PSP_
 
 export async function cardForwardingPlugin (fastify: FastifyInstance, options: CardForwardingOptions<any>): Promise<void> {
   const resolved = resolveOptions(options)
-  const allowlist = buildAllowlist(options.allowedIps)
+  const isAllowedIp = buildAllowlist(options.allowedIps)
   const tokenEndpoint = options.tokenEndpoint
   checkTrustProxy(hostOption(fastify, 'trustProxy'), {
     allowedIps: options.allowedIps,
@@ -56,7 +56,7 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
   })
 
   async function checkIp (request: FastifyRequest): Promise<void> {
-    if (!isAllowed(allowlist, request.ip)) {
+    if (!isAllowedIp(request.ip)) {
       audit(request, 'ip_denied', { statusCode: 403 })
       throw new IpNotAllowedError()
     }
@@ -80,7 +80,7 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
   async function forward (request: FastifyRequest<{ Body: PaymentSharingRequest }>, reply: FastifyReply) {
     const body = request.body
     const actor = (request as any)[ACTOR] as string | undefined
-    const facts = { actor, destination: body.destination, reference: body.partnerPaymentReference }
+    const facts = { actor, destination: body.destination, referenceHash: hashReference(body.partnerPaymentReference) }
     const destination = destinations.get(body.destination)
     if (destination === undefined) {
       audit(request, 'validation_failed', { ...facts, statusCode: 422, code: 'CARD_FORWARDING_UNKNOWN_DESTINATION' })

@@ -4,7 +4,7 @@ import { createSigner } from 'fast-jwt'
 import type { AuthOptions, TokenEndpointClient, TokenEndpointOptions } from '../types/index.ts'
 import { requestLogSerializers, type Audit } from './audit.ts'
 import { checkInteger, SCOPE_TOKEN } from './auth.ts'
-import { buildAllowlist, isAllowed } from './ip-allowlist.ts'
+import { buildAllowlist } from './ip-allowlist.ts'
 
 export const TOKEN_PATH = '/oauth/token'
 export const JWKS_PATH = '/.well-known/jwks.json'
@@ -72,7 +72,7 @@ export async function setupTokenEndpoint (fastify: FastifyInstance, options: Tok
   const kid = thumbprint(jwk)
   const jwks = { keys: [{ ...jwk, kid, alg: algorithm, use: 'sig' }] }
   const clients = readClients(options.clients, auth.requiredScope)
-  const allowlist = buildAllowlist(options.allowedIps, 'tokenEndpoint.allowedIps')
+  const isAllowedIp = buildAllowlist(options.allowedIps, 'tokenEndpoint.allowedIps')
   checkInteger(options.expiresInSeconds, 'tokenEndpoint.expiresInSeconds', 1, 300)
   checkInteger(options.rateLimit?.max, 'tokenEndpoint.rateLimit.max', 1, 10_000)
   checkInteger(options.rateLimit?.windowSeconds, 'tokenEndpoint.rateLimit.windowSeconds', 1, 3600)
@@ -81,7 +81,7 @@ export async function setupTokenEndpoint (fastify: FastifyInstance, options: Tok
   const sign = createSigner({ key, algorithm, kid, header: { alg: algorithm, typ: 'at+jwt' } })
 
   async function checkIp (request: FastifyRequest): Promise<void> {
-    if (!isAllowed(allowlist, request.ip)) throw new OAuthError(403, 'access_denied')
+    if (!isAllowedIp(request.ip)) throw new OAuthError(403, 'access_denied')
   }
 
   async function limit (request: FastifyRequest, reply: FastifyReply): Promise<void> {

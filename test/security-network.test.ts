@@ -5,6 +5,7 @@ import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
 import { startJwksServer } from '../lib/sandbox/tokens.ts'
 import { AUDIENCE, buildHarness, DESTINATION, ISSUER, logLines, rsaKeys, token, validBody } from './helpers/harness.ts'
 import { expectDenied, send, startForwardingProxy } from './helpers/security.ts'
+import { buildAllowlist, DECISIONS_REMEMBERED } from '../lib/ip-allowlist.ts'
 
 // Catalogue section A: network and IP allowlist. Over loopback, 127.0.0.1 is the load balancer
 // (the only trusted proxy), 127.0.0.3 is Rokt (allowlisted) and 127.0.0.2 is an attacker.
@@ -110,6 +111,25 @@ t.test('A5 address forms: IPv4-mapped IPv6, IPv6 CIDR edges, look-alike prefixes
   ]
   for (const [ip, status] of cases) t.equal((await h.post(validBody, { ip })).statusCode, status, ip)
   t.equal(h.simulator.calls, 5, 'only the five allowed callers were forwarded')
+})
+
+t.test('A5 remembered decisions stay right, and bounded, under a flood of distinct addresses', async t => {
+  const isAllowedIp = buildAllowlist(['10.0.0.0/24', '2001:db8::/64'])
+  // Three times the cache's size, alternating allowed and refused, each asked twice: every answer
+  // (first from the BlockList, then from memory, then again after the memory started over) is right.
+  const addresses = Array.from({ length: 3 * DECISIONS_REMEMBERED }, (_, i) => i % 2 === 0
+    ? `2001:db8::${i.toString(16)}`
+    : `2001:db9::${i.toString(16)}`)
+  let wrong = 0
+  for (const round of [1, 2]) {
+    for (const [i, ip] of addresses.entries()) if (isAllowedIp(ip) !== (i % 2 === 0)) wrong++
+    t.equal(wrong, 0, `round ${round}: every decision right`)
+  }
+  t.equal(isAllowedIp('10.0.0.255'), true)
+  t.equal(isAllowedIp('10.0.1.0'), false)
+  t.equal(isAllowedIp('::ffff:10.0.0.1'), true)
+  t.equal(isAllowedIp(undefined), false)
+  t.equal(isAllowedIp('10.0.0.1:8080'), false, 'not an IP literal')
 })
 
 t.test('A6 trusted LB sending a malformed X-Forwarded-For entry -> 403, never 500, logged only truncated and escaped', async t => {
