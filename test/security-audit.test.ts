@@ -98,6 +98,23 @@ t.test('D38 one structured audit event per outcome, to onAudit and to the log, w
   t.notOk(JSON.stringify(h.audits).includes('ORDER_'), 'references only as hashes')
 })
 
+t.test('every log line of a request carries its request id (reqId), the same one its audit events carry', async t => {
+  const h = await buildHarness(t, { server: { requestIdHeader: 'x-request-id' } })
+  h.vault.set('ORDER_GONE', { psp: 'psp', paymentMethod: 'pm_does_not_exist', billingAddress: {} })
+  for (const [id, body, events] of [
+    ['trace-forward-1', validBody, ['accepted', 'forward_ok']],
+    ['trace-refused-2', { partnerPaymentReference: 'ORDER_GONE', destination: DESTINATION }, ['accepted', 'forward_failed']]
+  ] as const) {
+    const logged = logLines.length
+    await h.post(body, { headers: { 'x-request-id': id } })
+    const lines = logLines.slice(logged).map(line => JSON.parse(line))
+    t.ok(lines.length >= 4, `${id}: incoming, audit events, completed`)
+    t.same(lines.filter(line => line.reqId !== id), [], `${id}: no line without its reqId`)
+    t.same(lines.filter(line => line.audit !== undefined).map(line => [line.audit.event, line.audit.requestId]), events.map(event => [event, id]))
+    t.ok(lines.some(line => line.msg === 'request completed' && line.res?.statusCode !== undefined))
+  }
+})
+
 t.test('D38 a resolver that throws (whatever status its error claims): a generic 500 and one internal_error event', async t => {
   for (const statusCode of [undefined, 302, 600]) {
     const h = await buildHarness(t, { plugin: { resolvePaymentMethod: async () => { throw Object.assign(new Error('db down'), { statusCode }) } } })
