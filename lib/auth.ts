@@ -5,7 +5,7 @@ import type { Algorithm } from 'fast-jwt'
 import type { AuthOptions, AuthPreset } from '../types/index.ts'
 import { authPresets } from './auth-presets.ts'
 import { AuthUnavailableError, InsufficientScopeError, UnauthorizedError } from './errors.ts'
-import { createJwksKeySource } from './jwks.ts'
+import { createJwksKeySource, UnknownKeyError } from './jwks.ts'
 
 const NAMESPACE = 'roktCardForwarding'
 const VERIFY = 'roktCardForwardingJwtVerify'
@@ -146,9 +146,10 @@ export function isLoopback (url: URL): boolean {
 /**
  * Registers @fastify/jwt under a private namespace in the plugin's own scope and returns the
  * route's onRequest check. Every verification failure is a 401 with a fixed message and an RFC 6750
- * challenge; a JWKS that cannot be read is a 503 with Retry-After.
+ * challenge; a JWKS that cannot be read is a 503 with Retry-After. `keyRing` (the built-in token
+ * endpoint's signing and rotation public keys, by kid) replaces `auth.publicKey` as the key source.
  */
-export async function setupAuth (fastify: FastifyInstance, auth: AuthOptions) {
+export async function setupAuth (fastify: FastifyInstance, auth: AuthOptions, keyRing?: ReadonlyMap<string, string>) {
   checkAuthOptions(auth)
   const algorithms = algorithmsFor(auth)
   const conventions = conventionsFor(auth)
@@ -167,6 +168,12 @@ export async function setupAuth (fastify: FastifyInstance, auth: AuthOptions) {
     secret = (_request: FastifyRequest, token: { header: { kid?: unknown, alg?: unknown } }) => source.getKey(token.header.kid, token.header.alg)
     retryAfter = String(source.retryAfterSeconds)
     fastify.addHook('onClose', () => source.close())
+  } else if (keyRing !== undefined) {
+    secret = async (_request: FastifyRequest, token: { header: { kid?: unknown } }) => {
+      const pem = keyRing.get(token.header.kid as string)
+      if (pem === undefined) throw new UnknownKeyError('unknown kid')
+      return pem
+    }
   } else {
     secret = auth.secret ?? { public: auth.publicKey }
   }

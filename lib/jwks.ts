@@ -17,7 +17,7 @@ export interface JwksOptions {
   maxStaleMs?: number
 }
 
-class UnknownKeyError extends Error {
+export class UnknownKeyError extends Error {
   code = 'JWKS_NO_USABLE_KEY'
 }
 

@@ -42,8 +42,8 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
       request.log.error({ err }, 'card-forwarding: onForward callback threw')
     }
   }
-  const auth = tokenEndpoint == null ? options.auth : await setupTokenEndpoint(fastify, tokenEndpoint, options.auth, audit)
-  const { authenticate } = await setupAuth(fastify, auth)
+  const { auth, keyRing } = tokenEndpoint == null ? { auth: options.auth, keyRing: undefined } : await setupTokenEndpoint(fastify, tokenEndpoint, options.auth, audit)
+  const { authenticate } = await setupAuth(fastify, auth, keyRing)
   const resolvePaymentMethod = options.resolvePaymentMethod
   const { adapters, destinations, relay } = resolved
   const idempotency = createIdempotency({ store: options.idempotencyStore, ttlMs: options.idempotencyTtlMs })

@@ -15,6 +15,8 @@ const MIN_SECRET_LENGTH = 32
 const FORM_LIMIT = 4096
 /** Compared against when the client id is unknown, so a miss costs the same as a wrong secret. */
 const NO_CLIENT = Buffer.alloc(32)
+/** One rotation in progress needs one; a few cover rotations in quick succession. */
+const MAX_RETIRED_KEYS = 3
 
 /**
  * A new client secret: 32 random bytes, base64url (256 bits). Give it to the client once; keep
@@ -57,9 +59,10 @@ interface Client { id: string, digest: Buffer, scopes: string[] }
 /**
  * Validates the token endpoint's options, registers `POST /oauth/token` and
  * `GET /.well-known/jwks.json` in their own scope (form parser, error handler), and returns the
- * auth options the payment route verifies with: the matching public key, strict RFC 9068.
+ * auth options the payment route verifies with (strict RFC 9068, the signing key's algorithm) and
+ * the key ring: the signing key's and the rotation's public keys, by kid.
  */
-export async function setupTokenEndpoint (fastify: FastifyInstance, options: TokenEndpointOptions, auth: AuthOptions, audit: Audit): Promise<AuthOptions> {
+export async function setupTokenEndpoint (fastify: FastifyInstance, options: TokenEndpointOptions, auth: AuthOptions, audit: Audit): Promise<{ auth: AuthOptions, keyRing: Map<string, string> }> {
   if (options === null || typeof options !== 'object') throw new Error('tokenEndpoint: must be an object')
   if (auth === null || typeof auth !== 'object') throw new Error('auth: required')
   if (auth.jwksUrl !== undefined || auth.publicKey !== undefined || auth.secret !== undefined) {
@@ -67,10 +70,9 @@ export async function setupTokenEndpoint (fastify: FastifyInstance, options: Tok
   }
   if (auth.preset !== undefined && auth.preset !== 'rfc9068') throw new Error('auth.preset: tokenEndpoint issues RFC 9068 tokens; leave preset unset or rfc9068')
   const { key, algorithm } = signingKey(options.privateKey)
-  const publicKey = createPublicKey(key)
-  const jwk = publicKey.export({ format: 'jwk' })
-  const kid = thumbprint(jwk)
-  const jwks = { keys: [{ ...jwk, kid, alg: algorithm, use: 'sig' }] }
+  const current = publishedKey(createPublicKey(key), algorithm)
+  const keys = [current, ...rotationKeys(options.rotationPublicKeys, algorithm, current.kid)]
+  const jwks = { keys: keys.map(k => k.jwk) }
   const clients = readClients(options.clients, auth.requiredScope)
   const isAllowedIp = buildAllowlist(options.allowedIps, 'tokenEndpoint.allowedIps')
   checkInteger(options.expiresInSeconds, 'tokenEndpoint.expiresInSeconds', 1, 300)
@@ -78,7 +80,7 @@ export async function setupTokenEndpoint (fastify: FastifyInstance, options: Tok
   checkInteger(options.rateLimit?.windowSeconds, 'tokenEndpoint.rateLimit.windowSeconds', 1, 3600)
   const expiresIn = options.expiresInSeconds ?? 300
   const limiter = createRateLimiter(options.rateLimit?.max ?? 20, (options.rateLimit?.windowSeconds ?? 60) * 1000)
-  const sign = createSigner({ key, algorithm, kid, header: { alg: algorithm, typ: 'at+jwt' } })
+  const sign = createSigner({ key, algorithm, kid: current.kid, header: { alg: algorithm, typ: 'at+jwt' } })
 
   async function checkIp (request: FastifyRequest): Promise<void> {
     if (!isAllowedIp(request.ip)) throw new OAuthError(403, 'access_denied')
@@ -153,10 +155,20 @@ export async function setupTokenEndpoint (fastify: FastifyInstance, options: Tok
     })
   })
 
-  return { ...auth, publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(), algorithms: [algorithm], preset: 'rfc9068' }
+  return {
+    auth: { ...auth, publicKey: current.pem, algorithms: [algorithm], preset: 'rfc9068' },
+    keyRing: new Map(keys.map(k => [k.kid, k.pem]))
+  }
 }
 
-/** The partner's signing key: P-256 (ES256) or Ed25519 (EdDSA), the compact modern choices. */
+/** P-256 (ES256) or Ed25519 (EdDSA), the compact modern choices; null for any other key. */
+function algorithmOf (key: KeyObject): 'ES256' | 'EdDSA' | null {
+  if (key.asymmetricKeyType === 'ed25519') return 'EdDSA'
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256'
+  return null
+}
+
+/** The partner's signing key. */
 function signingKey (pem: unknown): { key: string, algorithm: 'ES256' | 'EdDSA' } {
   let key: KeyObject
   try {
@@ -164,9 +176,39 @@ function signingKey (pem: unknown): { key: string, algorithm: 'ES256' | 'EdDSA' 
   } catch {
     throw new Error('tokenEndpoint.privateKey: must be a PEM private key')
   }
-  if (key.asymmetricKeyType === 'ed25519') return { key: pem as string, algorithm: 'EdDSA' }
-  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return { key: pem as string, algorithm: 'ES256' }
-  throw new Error('tokenEndpoint.privateKey: must be a P-256 (ES256) or Ed25519 (EdDSA) key')
+  const algorithm = algorithmOf(key)
+  if (algorithm === null) throw new Error('tokenEndpoint.privateKey: must be a P-256 (ES256) or Ed25519 (EdDSA) key')
+  return { key: pem as string, algorithm }
+}
+
+interface PublishedKey { kid: string, pem: string, jwk: JsonWebKey }
+
+function publishedKey (publicKey: KeyObject, algorithm: string): PublishedKey {
+  const jwk = publicKey.export({ format: 'jwk' })
+  const kid = thumbprint(jwk)
+  return { kid, pem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), jwk: { ...jwk, kid, alg: algorithm, use: 'sig' } }
+}
+
+/**
+ * The other keys of a rotation, accepted and published beside the signing key's: the next key
+ * before instances start signing with it, the previous one until its tokens expire (5 minutes at
+ * most). Public keys only: a private key given here would be one more copy of a secret, so it is refused.
+ */
+function rotationKeys (list: unknown, algorithm: string, currentKid: string): PublishedKey[] {
+  if (list === undefined) return []
+  if (!Array.isArray(list) || list.length > MAX_RETIRED_KEYS) throw new Error(`tokenEndpoint.rotationPublicKeys: must be an array of at most ${MAX_RETIRED_KEYS} PEM public keys`)
+  const kids = new Set([currentKid])
+  return list.map((pem, i) => {
+    const where = `tokenEndpoint.rotationPublicKeys[${i}]`
+    let key: KeyObject | null = null
+    try { key = typeof pem === 'string' && !pem.includes('PRIVATE KEY') ? createPublicKey(pem) : null } catch {}
+    if (key === null) throw new Error(`${where}: must be a PEM public key (never a private key)`)
+    if (algorithmOf(key) !== algorithm) throw new Error(`${where}: must be an ${algorithm} key, like privateKey`)
+    const published = publishedKey(key, algorithm)
+    if (kids.has(published.kid)) throw new Error(`${where}: is the current key or a duplicate`)
+    kids.add(published.kid)
+    return published
+  })
 }
 
 /** RFC 7638 JWK thumbprint: the key id is derived from the key, never chosen. */

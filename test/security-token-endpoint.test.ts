@@ -35,6 +35,10 @@ function oauthClient (url: string, auth: oauth.ClientAuth, clientId = CLIENT_ID)
   return config
 }
 
+async function currentKid (url: string): Promise<string> {
+  return (await send(`${url}/.well-known/jwks.json`, { method: 'GET' })).json.keys[0].kid
+}
+
 function decode (jwt: string): { header: any, payload: any } {
   const [header, payload] = jwt.split('.').slice(0, 2).map(part => JSON.parse(Buffer.from(part, 'base64url').toString()))
   return { header, payload }
@@ -84,17 +88,51 @@ t.test('EdDSA keys, a shorter lifetime, and the published JWKS verifies the same
   t.equal((await verifier.post(validBody, { token: tokens.access_token })).statusCode, 200, 'another instance verifies through the JWKS')
 })
 
-t.test('the payment route verifies issued tokens strictly: another key, another algorithm or typ JWT -> 401', async t => {
+t.test('the payment route verifies issued tokens strictly: another key, another algorithm, typ JWT or another kid -> 401', async t => {
   const h = await issuing(t)
+  const kid = await currentKid(h.url)
   const other = generateTestKeys('ES256')
   for (const [name, bearer] of [
-    ['signed by another key', token({ privateKey: other.privateKey, algorithm: 'ES256', clientId: CLIENT_ID })],
-    ['an RS256 token', token()],
-    ['typ JWT', token({ privateKey: ecKeys.privateKey, algorithm: 'ES256', typ: 'JWT' })]
+    ['signed by another key', token({ privateKey: other.privateKey, algorithm: 'ES256', clientId: CLIENT_ID, kid })],
+    ['an RS256 token', token({ kid })],
+    ['typ JWT', token({ privateKey: ecKeys.privateKey, algorithm: 'ES256', typ: 'JWT', kid })],
+    ['the right key under another kid', token({ privateKey: ecKeys.privateKey, algorithm: 'ES256', kid: 'rokt-rsa-1' })]
   ] as const) {
     await expectDenied(t, h, () => h.post(validBody, { token: bearer }), 401, 'CARD_FORWARDING_UNAUTHORIZED', name)
   }
-  t.equal((await h.post(validBody, { token: token({ privateKey: ecKeys.privateKey, algorithm: 'ES256' }) })).statusCode, 200, 'the partner\'s own key is the only key')
+  t.equal((await h.post(validBody, { token: token({ privateKey: ecKeys.privateKey, algorithm: 'ES256', kid }) })).statusCode, 200, 'the partner\'s own key is the only key')
+})
+
+t.test('key rotation in three rolling deploys: no token is refused at any point, and the JWKS publishes what is accepted', async t => {
+  const next = generateTestKeys('ES256')
+  const grant = async (h: { url: string }) => (await oauth.clientCredentialsGrant(oauthClient(h.url, oauth.ClientSecretBasic(SECRET)), { scope: 'payment-sharing' })).access_token
+  const jwksKids = async (h: { url: string }) => (await send(`${h.url}/.well-known/jwks.json`, { method: 'GET' })).json.keys.map((k: any) => [k.kid, k.alg, k.use, 'd' in k])
+  // 1: every instance accepts the next key, still signing with the old one.
+  const announcing = await issuing(t, { rotationPublicKeys: [next.publicKey] })
+  // 2: every instance signs with the next key and still accepts the old one.
+  const switched = await issuing(t, { privateKey: next.privateKey, rotationPublicKeys: [ecKeys.publicKey] })
+  // 3: once the old key's last token has expired, it is dropped.
+  const done = await issuing(t, { privateKey: next.privateKey })
+
+  const oldToken = await grant(announcing)
+  const newToken = await grant(switched)
+  const oldKid = decode(oldToken).header.kid
+  const newKid = decode(newToken).header.kid
+  t.not(newKid, oldKid, 'the switched instance signs with the next key')
+  for (const [name, h, bearer] of [
+    ['step 1 accepts a token of an already switched instance', announcing, newToken],
+    ['step 1 accepts its own', announcing, oldToken],
+    ['step 2 accepts a token of a not yet switched instance', switched, oldToken],
+    ['step 2 accepts its own', switched, newToken],
+    ['step 3 accepts the new key\'s', done, newToken]
+  ] as const) {
+    t.equal((await h.post(validBody, { token: bearer })).statusCode, 200, name)
+  }
+  t.same(await jwksKids(announcing), [[oldKid, 'ES256', 'sig', false], [newKid, 'ES256', 'sig', false]], 'step 1 publishes both, signing key first')
+  t.same(await jwksKids(switched), [[newKid, 'ES256', 'sig', false], [oldKid, 'ES256', 'sig', false]], 'step 2 publishes both, signing key first')
+  await expectDenied(t, done, () => done.post(validBody, { token: oldToken }), 401, 'CARD_FORWARDING_UNAUTHORIZED', 'step 3: the dropped key\'s tokens are refused')
+  const forged = token({ privateKey: generateTestKeys('ES256').privateKey, algorithm: 'ES256', kid: oldKid, clientId: CLIENT_ID })
+  await expectDenied(t, switched, () => switched.post(validBody, { token: forged }), 401, 'CARD_FORWARDING_UNAUTHORIZED', 'another key claiming a rotation kid')
 })
 
 t.test('RFC 6749 §5.2 errors, with Cache-Control: no-store and no library message', async t => {
@@ -172,6 +210,13 @@ t.test('tokenEndpoint options are checked at registration', async t => {
     ['scopes without the required one', { tokenEndpoint: { ...endpoint, clients: [{ ...endpoint.clients[0], scopes: ['reports'] }] } }, /^tokenEndpoint.clients\[0\].scopes: must include auth.requiredScope/],
     ['a lifetime over 5 minutes', { tokenEndpoint: { ...endpoint, expiresInSeconds: 301 } }, /^tokenEndpoint.expiresInSeconds: must be an integer from 1 to 300/],
     ['a zero rate limit', { tokenEndpoint: { ...endpoint, rateLimit: { max: 0 } } }, /^tokenEndpoint.rateLimit.max/],
+    ['rotation keys not in an array', { tokenEndpoint: { ...endpoint, rotationPublicKeys: ecKeys.publicKey } }, /^tokenEndpoint.rotationPublicKeys: must be an array of at most 3 PEM public keys/],
+    ['four rotation keys', { tokenEndpoint: { ...endpoint, rotationPublicKeys: [1, 2, 3, 4].map(() => generateTestKeys('ES256').publicKey) } }, /^tokenEndpoint.rotationPublicKeys: must be an array of at most 3/],
+    ['a private key among the rotation keys', { tokenEndpoint: { ...endpoint, rotationPublicKeys: [generateTestKeys('ES256').privateKey] } }, /^tokenEndpoint.rotationPublicKeys\[0\]: must be a PEM public key \(never a private key\)/],
+    ['a rotation key that is no key', { tokenEndpoint: { ...endpoint, rotationPublicKeys: ['nope'] } }, /^tokenEndpoint.rotationPublicKeys\[0\]: must be a PEM public key/],
+    ['a rotation key of another algorithm', { tokenEndpoint: { ...endpoint, rotationPublicKeys: [edKeys.publicKey] } }, /^tokenEndpoint.rotationPublicKeys\[0\]: must be an ES256 key, like privateKey/],
+    ['the signing key as a rotation key', { tokenEndpoint: { ...endpoint, rotationPublicKeys: [ecKeys.publicKey] } }, /^tokenEndpoint.rotationPublicKeys\[0\]: is the current key or a duplicate/],
+    ['a rotation key twice', { tokenEndpoint: { ...endpoint, rotationPublicKeys: Array(2).fill(generateTestKeys('ES256').publicKey) } }, /^tokenEndpoint.rotationPublicKeys\[1\]: is the current key or a duplicate/],
     ['no allowlist', { tokenEndpoint: { ...endpoint, allowedIps: [] } }, /^tokenEndpoint.allowedIps: give at least one/],
     ['an allowlist overlapping the proxies', { tokenEndpoint: endpoint }, /^tokenEndpoint.allowedIps: "198.51.100.0\/24" overlaps the trusted proxy/, { trustProxy: '198.51.100.1' }]
   ]

@@ -205,6 +205,13 @@ export interface TokenEndpointOptions {
   clients: TokenEndpointClient[]
   /** Who may ask for tokens (Rokt's token-fetching addresses); IPv4/IPv6, single or CIDR. */
   allowedIps: string[]
+  /**
+   * Key rotation without refused tokens: PEM public keys accepted and published in the JWKS beside
+   * `privateKey`'s (same algorithm, at most 3). Add the next key here everywhere, then make it
+   * `privateKey` with the previous key here, then remove the previous key once `expiresInSeconds`
+   * has passed (README, runbook).
+   */
+  rotationPublicKeys?: string[]
   /** Token lifetime. Default and maximum 300. */
   expiresInSeconds?: number
   /** Requests per client IP per window. Default 20 per 60 seconds. */
