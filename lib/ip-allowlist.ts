@@ -32,6 +32,8 @@ function describe (entry: unknown): string {
 
 /** How many per-address decisions an allowlist remembers; when full it starts over (no growth under a flood of addresses). */
 export const DECISIONS_REMEMBERED = 1024
+/** Longer than any address an allowlist can hold: such a request.ip (a forwarded header's junk) is refused unremembered. */
+const MAX_ADDRESS_LENGTH = 64
 
 /**
  * The check for an allowlist option. Parses IPv4/IPv6 addresses and CIDRs into a net.BlockList once
@@ -44,6 +46,7 @@ export function buildAllowlist (entries: readonly string[], option = 'allowedIps
   const decisions = new Map<string, boolean>()
   return ip => {
     const address = String(ip)
+    if (address.length > MAX_ADDRESS_LENGTH) return false
     let allowed = decisions.get(address)
     if (allowed === undefined) {
       allowed = isAllowed(list, address)

@@ -130,6 +130,7 @@ t.test('A5 remembered decisions stay right, and bounded, under a flood of distin
   t.equal(isAllowedIp('::ffff:10.0.0.1'), true)
   t.equal(isAllowedIp(undefined), false)
   t.equal(isAllowedIp('10.0.0.1:8080'), false, 'not an IP literal')
+  t.equal(isAllowedIp(`10.0.0.1${' '.repeat(60)}`), false, 'too long for an address: refused, not remembered')
 })
 
 t.test('A6 trusted LB sending a malformed X-Forwarded-For entry -> 403, never 500, logged only truncated and escaped', async t => {
