@@ -1,5 +1,5 @@
 import { Type, type TSchema } from '@sinclair/typebox'
-import { TypeCompiler, type ValueError } from '@sinclair/typebox/compiler'
+import { TypeCompiler, ValueErrorType, type ValueError } from '@sinclair/typebox/compiler'
 import type { FastifySchemaCompiler } from 'fastify'
 import * as errors from './errors.ts'
 
@@ -21,10 +21,6 @@ export const PaymentSharingBodySchema = Type.Object({
   destination: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: "Rokt's destination id, e.g. COM.ROKT.CATALOG" }),
   customerIdentifiers: Type.Optional(CustomerIdentifiersSchema)
 }, { $id: 'RoktPaymentSharingRequest', description: 'Forward the card vaulted for this reference to this destination' })
-
-export const IdempotencyKeyHeaderSchema = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: PRINTABLE }))
-})
 
 export const ForwardResponseSchema = Type.Object({
   status: Type.Integer({ description: "The destination's HTTP status, as the PSP relayed it" }),
@@ -59,7 +55,9 @@ export const strictValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema
   return (data: unknown) => {
     if (check.Check(data)) return { value: data }
     // Check failed, so there is a first error.
-    const { path } = check.Errors(data).First() as ValueError
-    return { error: new Error(`body${path} is invalid`) }
+    const { path, type } = check.Errors(data).First() as ValueError
+    // An unknown key's path ends with the caller's key itself, which may be an email or a PAN: name its parent.
+    const at = type === ValueErrorType.ObjectAdditionalProperties ? path.slice(0, path.lastIndexOf('/')) : path
+    return { error: new Error(`body${at} is invalid`) }
   }
 }

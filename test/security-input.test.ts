@@ -123,12 +123,17 @@ t.test('C33 field limits -> 400, the value echoed neither in the response nor in
     ['reference non-ASCII', { ...validBody, partnerPaymentReference: `${marker}é` }],
     ['reference with a space', { ...validBody, partnerPaymentReference: `${marker} 1` }],
     ['reference over 128', { ...validBody, partnerPaymentReference: `${marker}${'r'.repeat(128)}` }],
-    ['empty reference', { ...validBody, partnerPaymentReference: '' }]
+    ['empty reference', { ...validBody, partnerPaymentReference: '' }],
+    // An unknown key is the caller's own text too: an email or a PAN sent as a key is not echoed either.
+    ['an email as a key', { ...validBody, customerIdentifiers: { [`${marker}@example.com`]: 1 } }],
+    ['a PAN as a key', { ...validBody, customerIdentifiers: { email: EMAIL, [`4242424242424242${marker}`]: 'x' } }]
   ]
   for (const [name, body] of bad) {
     const res = await expectDenied(t, h, () => h.post(body), 400, 'FST_ERR_VALIDATION', name)
     t.notMatch(JSON.stringify(res), new RegExp(marker), `${name}: not echoed`)
   }
+  const unknownKey = await h.post({ ...validBody, customerIdentifiers: { '4242424242424242': 1 } })
+  t.equal(unknownKey.json.message, 'body/customerIdentifiers is invalid', 'an unknown key is named by its parent')
   t.equal(resolver.calls, 0)
   t.notOk(logLines.some(line => line.includes(marker)), 'no rejected value in any log line')
 })
