@@ -25,10 +25,6 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
   const resolved = resolveOptions(options)
   const isAllowedIp = buildAllowlist(options.allowedIps)
   const tokenEndpoint = options.tokenEndpoint
-  checkTrustProxy(hostOption(fastify, 'trustProxy'), {
-    allowedIps: options.allowedIps,
-    ...(tokenEndpoint == null ? {} : { 'tokenEndpoint.allowedIps': tokenEndpoint.allowedIps })
-  }, options.allowUnsafeTrustProxy === true)
   // First: its onRequest hook runs before every other hook of this scope (no crypto, no PSP work when shedding).
   await registerLoadShedding(fastify, options.loadShedding)
   const audit = createAuditor(options.onAudit)
@@ -42,8 +38,32 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
       request.log.error({ err }, 'card-forwarding: onForward callback threw')
     }
   }
+  // Set before the token endpoint's scope is created: a child scope keeps the parent's handler of that moment.
+  fastify.setErrorHandler(function (error: FastifyError, request, reply) {
+    let statusCode = error.statusCode ?? 500
+    if (statusCode < 400 || statusCode > 599) statusCode = 500
+    const code = statusCode === 500 ? 'CARD_FORWARDING_INTERNAL_ERROR' : error.code
+    const actor = (request as any)[ACTOR]
+    if (statusCode === 500) {
+      request.log.error({ err: error }, 'card-forwarding: unexpected error')
+      audit(request, 'internal_error', { statusCode, code, actor })
+    }
+    if (statusCode === 400 || statusCode === 413 || statusCode === 415) {
+      audit(request, 'validation_failed', { statusCode, code, actor })
+    }
+    const message = statusCode !== 500 && OWN_MESSAGES.test(code) ? error.message : STATUS_CODES[statusCode] as string
+    const retryAfter = (error as PspFailure).retryAfter
+    if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter))
+    reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode], message })
+  })
+
   const { auth, keyRing } = tokenEndpoint == null ? { auth: options.auth, keyRing: undefined } : await setupTokenEndpoint(fastify, tokenEndpoint, options.auth, audit)
   const { authenticate } = await setupAuth(fastify, auth, keyRing)
+  // After setupTokenEndpoint, which validates tokenEndpoint.allowedIps with a clear message.
+  checkTrustProxy(hostOption(fastify, 'trustProxy'), {
+    allowedIps: options.allowedIps,
+    ...(tokenEndpoint == null ? {} : { 'tokenEndpoint.allowedIps': tokenEndpoint.allowedIps })
+  }, options.allowUnsafeTrustProxy === true)
   const resolvePaymentMethod = options.resolvePaymentMethod
   const { adapters, destinations, relay } = resolved
   const idempotency = createIdempotency({ store: options.idempotencyStore, ttlMs: options.idempotencyTtlMs })
@@ -144,24 +164,6 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
     } catch {
       done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY(), undefined)
     }
-  })
-
-  fastify.setErrorHandler(function (error: FastifyError, request, reply) {
-    let statusCode = error.statusCode ?? 500
-    if (statusCode < 400 || statusCode > 599) statusCode = 500
-    const code = statusCode === 500 ? 'CARD_FORWARDING_INTERNAL_ERROR' : error.code
-    const actor = (request as any)[ACTOR]
-    if (statusCode === 500) {
-      request.log.error({ err: error }, 'card-forwarding: unexpected error')
-      audit(request, 'internal_error', { statusCode, code, actor })
-    }
-    if (statusCode === 400 || statusCode === 413 || statusCode === 415) {
-      audit(request, 'validation_failed', { statusCode, code, actor })
-    }
-    const message = statusCode !== 500 && OWN_MESSAGES.test(code) ? error.message : STATUS_CODES[statusCode] as string
-    const retryAfter = (error as PspFailure).retryAfter
-    if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter))
-    reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode], message })
   })
 
   fastify.route<{ Body: PaymentSharingRequest }>({

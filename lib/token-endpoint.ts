@@ -140,7 +140,7 @@ export async function setupTokenEndpoint (fastify: FastifyInstance, options: Tok
       done(null, new URLSearchParams(body as string))
     })
     scope.setErrorHandler(function (error: FastifyError | OAuthError, request, reply) {
-      /* c8 ignore next -- only a fault in signing with a key checked at registration; the plugin's handler makes it a generic 500 */
+      /* c8 ignore next -- only a fault in signing with a key checked at registration, or load shedding's 503: the plugin's handler answers those */
       if (!(error instanceof OAuthError) && !((error.statusCode ?? 500) < 500)) throw error
       // Body-parser refusals (415, 413, a bad Content-Length) are malformed requests to an OAuth client.
       const failure = error instanceof OAuthError ? error : new OAuthError(400, 'invalid_request')

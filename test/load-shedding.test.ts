@@ -4,8 +4,9 @@ import { getHeapStatistics } from 'node:v8'
 import underPressure from '@fastify/under-pressure'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
-import cardForwarding, { stripe } from '../index.ts'
+import cardForwarding, { hashClientSecret, stripe } from '../index.ts'
 import { defaultMaxRss, loadSheddingDefaults } from '../lib/load-shedding.ts'
+import { generateTestKeys } from '../lib/sandbox/tokens.ts'
 import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
 import type { LoadSheddingOptions } from '../types/index.ts'
 import { AUDIENCE, buildHarness, DESTINATION, ISSUER, rsaKeys, token, validBody, type Harness, type HarnessOptions } from './helpers/harness.ts'
@@ -60,6 +61,23 @@ t.test('event-loop delay over the threshold: 503 + Retry-After before IP, token 
   stop()
   await untilStatus(h, 200)
   t.equal(h.simulator.calls, forwarded + 1, 'back to forwarding once the loop is free')
+})
+
+t.test("the token endpoint sheds too, answered by the plugin's error handler, never the host's", async t => {
+  const h = await buildHarness(t, {
+    before: app => { app.setErrorHandler((err, _request, reply) => { reply.code(500).send({ host: true, message: (err as Error).message }) }) },
+    plugin: {
+      loadShedding: { maxEventLoopDelay: 30, sampleInterval: 50 },
+      auth: { issuer: ISSUER, audience: AUDIENCE },
+      tokenEndpoint: { privateKey: generateTestKeys('ES256').privateKey, clients: [{ clientId: 'rokt', secretHash: hashClientSecret('s'.repeat(43)) }], allowedIps: ['203.0.113.0/24'] }
+    }
+  })
+  const askToken = () => h.app.inject({ method: 'POST', url: '/oauth/token', remoteAddress: '203.0.113.7', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=client_credentials' })
+    .then(res => ({ statusCode: res.statusCode, headers: res.headers, json: res.json() }))
+  t.equal((await askToken()).statusCode, 401, 'healthy at first (no credentials)')
+  busyLoop(t)
+  const shed = await untilStatus(h, 503, askToken)
+  t.same(shed.json, { statusCode: 503, code: 'FST_UNDER_PRESSURE', error: 'Service Unavailable', message: 'Service Unavailable' })
 })
 
 t.test('heap and RSS thresholds shed too; each threshold at 0 is off, and loadShedding: false registers nothing', async t => {

@@ -218,6 +218,8 @@ t.test('tokenEndpoint options are checked at registration', async t => {
     ['the signing key as a rotation key', { tokenEndpoint: { ...endpoint, rotationPublicKeys: [ecKeys.publicKey] } }, /^tokenEndpoint.rotationPublicKeys\[0\]: is the current key or a duplicate/],
     ['a rotation key twice', { tokenEndpoint: { ...endpoint, rotationPublicKeys: Array(2).fill(generateTestKeys('ES256').publicKey) } }, /^tokenEndpoint.rotationPublicKeys\[1\]: is the current key or a duplicate/],
     ['no allowlist', { tokenEndpoint: { ...endpoint, allowedIps: [] } }, /^tokenEndpoint.allowedIps: give at least one/],
+    ['no allowlist behind a proxy', { tokenEndpoint: { ...endpoint, allowedIps: undefined } }, /^tokenEndpoint.allowedIps: give at least one/, { trustProxy: '10.0.0.0/8' }],
+    ['a bad allowlist entry behind a proxy', { tokenEndpoint: { ...endpoint, allowedIps: ['not-an-ip'] } }, /^tokenEndpoint.allowedIps: "not-an-ip" is not an IPv4\/IPv6 address or CIDR/, { trustProxy: '10.0.0.0/8' }],
     ['an allowlist overlapping the proxies', { tokenEndpoint: endpoint }, /^tokenEndpoint.allowedIps: "198.51.100.0\/24" overlaps the trusted proxy/, { trustProxy: '198.51.100.1' }]
   ]
   for (const [name, patch, message, server] of cases) {
