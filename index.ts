@@ -44,7 +44,7 @@ export {
 export { safeCode } from './lib/errors.ts'
 export { createPspClient, type PspClient, type PspClientOptions, type PspTimeouts } from './lib/psp-http.ts'
 export { DEFAULT_TEMPLATE, billingValue, isCardToken, renderTemplate } from './lib/template.ts'
-export { destinationBody, forwardResult, headerMap, isDestinationAnswer, type DestinationAnswer } from './lib/relay.ts'
+export { destinationBody, forwardFailure, forwardResult, headerMap, isDestinationAnswer, type DestinationAnswer } from './lib/relay.ts'
 export type { CircuitBreakerOptions } from './lib/circuit-breaker.ts'
 export { memoryIdempotencyStore, type MemoryIdempotencyStoreOptions } from './lib/idempotency.ts'
 // Bearer-token conventions of common authorization servers, and the built-in token endpoint's secrets.

@@ -140,8 +140,8 @@ export function createPspClient (options: PspClientOptions) {
       throw transportError(err, req.signal)
     }
     seen.status = res.statusCode
-    // A 2xx we cannot read may still mean the PSP forwarded the card; an error status says it did not.
-    const unreadable = res.statusCode < 400 ? 'unknown' : undefined
+    // A 2xx we cannot read, or a 5xx, may still mean the PSP forwarded the card; only a 4xx says it did not.
+    const unreadable = res.statusCode < 400 || res.statusCode >= 500 ? 'unknown' : undefined
     const text = await readCapped(res, unreadable, req.signal)
     let body: unknown
     try {

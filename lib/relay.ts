@@ -9,6 +9,15 @@ export function isDestinationAnswer (answer: unknown): answer is DestinationAnsw
   return answer !== null && typeof answer === 'object' && Number.isInteger((answer as DestinationAnswer).status)
 }
 
+/**
+ * The error for a Forward API call that did not bring the destination's answer back. Only a 4xx
+ * says the PSP refused before forwarding; after a 5xx, or a 2xx we cannot use, it may have
+ * forwarded the card: the outcome is unknown (audited forward_unknown: reconcile, never resend blindly).
+ */
+export function forwardFailure<E extends Error> (error: E, pspStatus: number): E {
+  return pspStatus >= 400 && pspStatus < 500 ? error : Object.assign(error, { outcome: 'unknown' as const })
+}
+
 /** The route's ForwardResult from the relayed answer, the PSP's whole envelope and the time to report. */
 export function forwardResult (answer: DestinationAnswer, pspBody: unknown, requestTime: number): ForwardResult {
   const headers = headerMap(answer.headers)

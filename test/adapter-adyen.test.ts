@@ -218,6 +218,7 @@ t.test("Adyen's error object becomes a PspError with the errorCode and no secret
       t.equal(err.code, 'CARD_FORWARDING_PSP_ERROR')
       t.equal(err.statusCode, 502)
       t.equal(err.message, `adyen forward failed: ${code}`)
+      t.equal(err.outcome, undefined, 'a 4xx refusal: nothing was forwarded')
       t.notOk(err.message.includes(options?.apiKey ?? KEY))
     })
   }
@@ -242,6 +243,7 @@ t.test('answers that are not a CheckoutForwardResponse are PSP errors', async t 
     t.test(name, async t => {
       t.equal(err?.code, 'CARD_FORWARDING_PSP_ERROR')
       t.equal(err.message, `adyen forward failed: ${code}`)
+      t.equal(err.outcome, 'unknown', 'not a refusal: Adyen may have forwarded the card')
       t.notOk(err.message.includes(KEY))
     })
   }

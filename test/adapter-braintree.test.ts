@@ -261,19 +261,22 @@ t.test('answers outside the documented shapes', async t => {
   t.same(ok.body, { id: 1 })
   t.type(ok.requestTime, 'number', 'measured locally when Braintree gives no request-time')
 
-  const cases: Array<[number, unknown, string]> = [
-    [200, {}, 'braintree forward failed: invalid_response'],
-    [200, null, 'braintree forward failed: invalid_response'],
-    [200, { status: '200' }, 'braintree forward failed: invalid_response'],
-    [500, {}, 'braintree forward failed: http_500'],
-    [500, null, 'braintree forward failed: http_500'],
-    [502, { error: 'TLS error', message: { 'server_error?': true } }, 'braintree forward failed: server_error_502'],
-    [404, { error: 'Vault error', message: { 'vault_error?': true, vault_status: 'a b' } }, 'braintree forward failed: unknown'],
-    [400, { error: 'Unknown HTTP Method', message: { 'validation_error?': true } }, 'braintree forward failed: validation_error']
+  // After a 2xx we cannot use or a 5xx, Braintree may have forwarded the card: outcome unknown. A 4xx is a refusal.
+  const cases: Array<[number, unknown, string, string]> = [
+    [200, {}, 'braintree forward failed: invalid_response', 'unknown'],
+    [200, null, 'braintree forward failed: invalid_response', 'unknown'],
+    [200, { status: '200' }, 'braintree forward failed: invalid_response', 'unknown'],
+    [500, {}, 'braintree forward failed: http_500', 'unknown'],
+    [500, null, 'braintree forward failed: http_500', 'unknown'],
+    [502, { error: 'TLS error', message: { 'server_error?': true } }, 'braintree forward failed: server_error_502', 'unknown'],
+    [504, { error: 'Request timeout', message: { 'server_error?': true } }, 'braintree did not answer in time', 'unknown'],
+    [404, { error: 'Vault error', message: { 'vault_error?': true, vault_status: 'a b' } }, 'braintree forward failed: unknown', 'failed'],
+    [400, { error: 'Unknown HTTP Method', message: { 'validation_error?': true } }, 'braintree forward failed: validation_error', 'failed']
   ]
-  for (const [status, body, message] of cases) {
+  for (const [status, body, message, expected] of cases) {
     reply = { status, body: JSON.stringify(body) }
-    t.equal(await outcome(), message, `${status} ${JSON.stringify(body)}`)
+    const err = await bt.forward({ record, destination: target }).then(() => null, e => e)
+    t.same([err?.message, err?.outcome ?? 'failed'], [message, expected], `${status} ${JSON.stringify(body)}`)
   }
 })
 

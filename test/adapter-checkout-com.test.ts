@@ -275,6 +275,7 @@ t.test('a destination that cannot be reached: no destination_response, a clear c
   await destination.close()
   const err = await rejection(t, adapter.forward({ record: record(), destination: destinationFor(destination.url) }))
   t.equal(err.message, 'checkout.com forward failed: no_destination_response')
+  t.equal((err as { outcome?: string }).outcome, 'unknown', 'Checkout.com made the forward request: the destination may have the card')
 })
 
 t.test('Checkout.com not answering in time is a PspTimeoutError', async t => {

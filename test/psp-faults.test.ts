@@ -117,11 +117,11 @@ t.test('an answer that is not HTTP at all: 502 connection_failed, forward_unknow
 
 /** PSPs that answer, but badly: one test per row. */
 const answers: Array<[title: string, status: number, type: string, body: string, expected: Omit<Expected, 'status' | 'code'>]> = [
-  ["5xx with Stripe's error envelope: 502 naming Stripe's error type, never its message", 500, 'application/json',
+  ["5xx with Stripe's error envelope: 502 naming Stripe's error type, never its message; forward_unknown (Stripe may have forwarded)", 500, 'application/json',
     JSON.stringify({ error: { type: 'api_error', message: 'Something went wrong with key sk_test_sandbox for jenny.rosen@example.com' } }),
-    { message: 'stripe forward failed: api_error', event: 'forward_failed' }],
-  ['5xx without an envelope (a proxy error page): 502 naming the status', 503, 'text/html', '<html><body>503 Service Temporarily Unavailable</body></html>',
-    { message: 'stripe forward failed: http_503', event: 'forward_failed', reason: 'http_503' }],
+    { message: 'stripe forward failed: api_error', event: 'forward_unknown' }],
+  ['5xx without an envelope (a proxy error page): 502 naming the status, forward_unknown', 503, 'text/html', '<html><body>503 Service Temporarily Unavailable</body></html>',
+    { message: 'stripe forward failed: http_503', event: 'forward_unknown', reason: 'http_503' }],
   ['non-JSON 200: 502 invalid_response, forward_unknown', 200, 'text/plain', 'OK',
     { message: 'stripe forward failed: invalid_response', event: 'forward_unknown', reason: 'invalid_response' }],
   ['truncated JSON 200 (complete framing, cut document): 502 invalid_response, forward_unknown', 200, 'application/json', '{"id":"fwdreq_1","response_details":{"status":20',

@@ -4,7 +4,7 @@ import { isLoopback } from '../auth.ts'
 import { PspError, safeCode } from '../errors.ts'
 import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
 import { createPspClient, type PspTimeouts } from '../psp-http.ts'
-import { forwardResult, isDestinationAnswer } from '../relay.ts'
+import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, isCardToken, renderTemplate } from '../template.ts'
 
 export interface AdyenOptions {
@@ -123,9 +123,9 @@ export function adyen (options: AdyenOptions): PspAdapter<AdyenVaultRecord> {
     if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey
     const res = await client.post(FORWARD_PATH, { headers, body: JSON.stringify(payload), signal })
     const envelope = res.body as any
-    if (res.statusCode < 200 || res.statusCode > 299) throw new PspError('adyen', safeCode(envelope?.errorCode))
+    if (res.statusCode < 200 || res.statusCode > 299) throw forwardFailure(new PspError('adyen', safeCode(envelope?.errorCode)), res.statusCode)
     const response = envelope?.response
-    if (!isDestinationAnswer(response)) throw new PspError('adyen', 'invalid_response')
+    if (!isDestinationAnswer(response)) throw forwardFailure(new PspError('adyen', 'invalid_response'), res.statusCode)
     // Adyen reports no duration of its own: the whole /forward call, measured here.
     return forwardResult(response, envelope, res.durationMs)
   }

@@ -4,7 +4,7 @@ import { isLoopback } from '../auth.ts'
 import { PspError, PspTimeoutError, safeCode } from '../errors.ts'
 import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
 import { createPspClient, type PspTimeouts } from '../psp-http.ts'
-import { forwardResult, isDestinationAnswer } from '../relay.ts'
+import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, DEFAULT_TEMPLATE, isCardToken, parseTemplate, pointer } from '../template.ts'
 
 /**
@@ -204,8 +204,8 @@ export function braintree (options: BraintreeOptions): PspAdapter<BraintreeVault
     })
     const res = await client.post('/', { headers, body, signal })
     const envelope = res.body as any
-    if (res.statusCode < 200 || res.statusCode > 299) throw failure(res.statusCode, envelope?.message)
-    if (!isDestinationAnswer(envelope)) throw new PspError('braintree', 'invalid_response')
+    if (res.statusCode < 200 || res.statusCode > 299) throw forwardFailure(failure(res.statusCode, envelope?.message), res.statusCode)
+    if (!isDestinationAnswer(envelope)) throw forwardFailure(new PspError('braintree', 'invalid_response'), res.statusCode)
     const time = (envelope as any)['request-time']
     return forwardResult(envelope, envelope, typeof time === 'number' ? time : res.durationMs)
   }

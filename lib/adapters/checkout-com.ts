@@ -4,7 +4,7 @@ import { isLoopback } from '../auth.ts'
 import { PspError, safeCode } from '../errors.ts'
 import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
 import { createPspClient, type PspTimeouts } from '../psp-http.ts'
-import { forwardResult, isDestinationAnswer } from '../relay.ts'
+import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
 import { renderTemplate } from '../template.ts'
 
 export interface CheckoutComOptions {
@@ -111,13 +111,13 @@ export function checkoutCom (options: CheckoutComOptions): PspAdapter<CheckoutCo
     if (idempotencyKey !== undefined) headers['cko-idempotency-key'] = idempotencyKey
     const res = await client.post('/forward', { headers, body: payload, signal })
     const envelope = res.body as any
-    if (res.statusCode < 200 || res.statusCode > 299) throw new PspError(NAME, errorCode(res.statusCode, envelope))
+    if (res.statusCode < 200 || res.statusCode > 299) throw forwardFailure(new PspError(NAME, errorCode(res.statusCode, envelope)), res.statusCode)
     const response = envelope?.destination_response
     if (!isDestinationAnswer(response)) {
       // destination_response is "optional: present if the forward request completed successfully".
       // Without it the destination never answered (unreachable, timed out): say so, not "garbage".
       const forwardedButUnanswered = response === undefined && typeof envelope?.request_id === 'string'
-      throw new PspError(NAME, forwardedButUnanswered ? 'no_destination_response' : 'invalid_response')
+      throw forwardFailure(new PspError(NAME, forwardedButUnanswered ? 'no_destination_response' : 'invalid_response'), res.statusCode)
     }
     // Checkout.com reports no duration of its own: the whole /forward call, measured here.
     return forwardResult(response, envelope, res.durationMs)

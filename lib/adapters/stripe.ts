@@ -4,7 +4,7 @@ import { isLoopback } from '../auth.ts'
 import { PspError, safeCode } from '../errors.ts'
 import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
 import { createPspClient, type PspTimeouts } from '../psp-http.ts'
-import { forwardResult, isDestinationAnswer } from '../relay.ts'
+import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, isCardToken, renderTemplate } from '../template.ts'
 
 export interface StripeOptions {
@@ -95,9 +95,9 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
     if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey
     const res = await client.post('/v1/forwarding/requests', { headers, body: form.toString(), signal })
     const envelope = res.body as any
-    if (res.statusCode !== 200) throw stripeError(envelope)
+    if (res.statusCode !== 200) throw forwardFailure(stripeError(envelope), res.statusCode)
     const details = envelope?.response_details
-    if (!isDestinationAnswer(details)) throw new PspError('stripe', 'invalid_response')
+    if (!isDestinationAnswer(details)) throw forwardFailure(new PspError('stripe', 'invalid_response'), res.statusCode)
     const duration = envelope.request_context?.destination_duration
     return forwardResult(details, envelope, typeof duration === 'number' ? duration : res.durationMs)
   }

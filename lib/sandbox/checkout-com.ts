@@ -251,7 +251,7 @@ export function buildCheckoutComSimulator (options: CheckoutComSimulatorOptions 
   const cvvTokens = options.cvvTokens ?? { [CHECKOUT_COM_TEST_CVV_TOKEN]: '100' }
   const caller = createDestinationCaller(options.destinationTimeoutMs)
   const forwards = new Map<string, StoredForward>()
-  /** Cko-Idempotency-Key -> the first 2xx answer; 'pending' while the first request runs. */
+  /** Cko-Idempotency-Key -> the first 2xx answer; 'pending' while the first request runs. An assumption: Checkout.com documents the header in its SDK, not for /forward. */
   const idempotency = new Map<string, { status: number, body: unknown } | 'pending'>()
   const requests: CheckoutComRecordedRequest[] = []
   const recorder: CheckoutComRecorder = { requests, get calls () { return requests.length } }
