@@ -16,7 +16,6 @@ function shuttingDown (outcome: 'not_sent' | 'unknown', cause?: unknown): PspFai
 export function createShutdown (fastify: FastifyInstance, graceMs = 8000) {
   if (!Number.isInteger(graceMs) || graceMs < 0) throw new Error('shutdownGraceMs: must be a non-negative integer (ms)')
   let closing = false
-  let abandoning = false
   const inFlight = new Map<AbortController, Promise<unknown>>()
 
   fastify.addHook('preClose', async () => {
@@ -25,7 +24,6 @@ export function createShutdown (fastify: FastifyInstance, graceMs = 8000) {
     const grace = new AbortController()
     await Promise.race([settled, sleep(graceMs, undefined, { signal: grace.signal }).catch(() => {})])
     grace.abort()
-    abandoning = true
     for (const controller of inFlight.keys()) controller.abort()
     await settled
   })
@@ -40,8 +38,9 @@ export function createShutdown (fastify: FastifyInstance, graceMs = 8000) {
 
   /** Runs a forward that shutdown may abort through `signal`. */
   async function track<T> (work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    // A request that reached this point after the grace (a slow vault lookup) must not start a forward.
-    if (abandoning) throw shuttingDown('not_sent')
+    // A request that passed onRequest before closing but reaches the PSP only now (a slow vault
+    // lookup) starts nothing: the grace is for forwards already under way, which it would not wait for.
+    if (closing) throw shuttingDown('not_sent')
     const controller = new AbortController()
     const done = work(controller.signal)
     inFlight.set(controller, done)

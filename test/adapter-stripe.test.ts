@@ -124,7 +124,26 @@ t.test("Stripe's error envelope: the code, else the type, else 'unknown'", async
   ]
   for (const [status, body, code] of cases) {
     answer = { status, body }
-    await t.rejects(adapter.forward({ record: { psp: 'stripe', paymentMethod: 'pm_x', billingAddress: {} }, destination: dest }), { statusCode: 502, message: `stripe forward failed: ${code}` })
-    await t.rejects(adapter.forward({ record: { psp: 'stripe', paymentMethod: 'pm_x' }, destination: dest }), { statusCode: 502, message: `stripe forward failed: ${code}` }, 'the billing lookup maps errors the same way')
+    // Stripe asks to treat a 5xx from the forward as indeterminate; a 5xx from the lookup forwarded nothing.
+    const outcome = status >= 500 ? 'unknown' : undefined
+    await t.rejects(adapter.forward({ record: { psp: 'stripe', paymentMethod: 'pm_x', billingAddress: {} }, destination: dest }), { statusCode: 502, message: `stripe forward failed: ${code}`, outcome })
+    const lookup = await adapter.forward({ record: { psp: 'stripe', paymentMethod: 'pm_x' }, destination: dest }).then(() => null, (e: any) => e)
+    t.match(lookup, { statusCode: 502, message: `stripe forward failed: ${code}` }, 'the billing lookup maps errors the same way')
+    t.equal(lookup.outcome, undefined, 'and a lookup error is never unknown')
   }
+})
+
+t.test('the billing lookup obeys the abort signal, and a lookup that fails mid-way forwarded nothing', async t => {
+  const app = Fastify()
+  app.get('/v1/payment_methods/:id', async () => await new Promise(() => {}))
+  const server = await listen(app)
+  t.teardown(async () => { await app.close() })
+  const adapter = stripe({ apiKey: 'sk_test_lookup', baseUrl: server.url, circuitBreaker: false, timeouts: { headersMs: 5000 } })
+  t.teardown(() => adapter.close?.())
+  const dest = destination()
+  adapter.prepareDestination?.(dest)
+  const abort = new AbortController()
+  setTimeout(() => { abort.abort() }, 50)
+  const err: any = await adapter.forward({ record: { psp: 'stripe', paymentMethod: 'pm_x' }, destination: dest, signal: abort.signal }).then(() => null, e => e)
+  t.match(err, { reason: 'aborted', outcome: 'not_sent' }, 'aborted by the signal, not by the 5 s timeout; nothing was sent')
 })

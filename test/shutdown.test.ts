@@ -101,6 +101,37 @@ t.test('a forward still running when the grace ends is abandoned: 503, audited f
   t.notOk(h.audits.some(a => a.event === 'forward_failed'), 'unknown, never failed')
 })
 
+t.test('a request that reaches the PSP step during the grace starts no forward: 503, forward_failed, while the one under way completes', async t => {
+  let release: () => void = () => {}
+  let looking: () => void = () => {}
+  const lookupStarted = new Promise<void>(resolve => { looking = resolve })
+  const { h, post } = await listening(t, {
+    shutdownGraceMs: 5000,
+    resolvePaymentMethod: async ({ partnerPaymentReference }) => {
+      if (partnerPaymentReference === 'ORDER_SLOW') {
+        looking()
+        await new Promise<void>(resolve => { release = resolve })
+      }
+      return { psp: 'psp', paymentMethod: 'pm_card_visa', billingAddress: { country: 'US' } }
+    }
+  })
+  h.destination.setDelay(600)
+  const underWay = post(other)
+  await untilForwarding(h)
+  const slow = post({ ...other, partnerPaymentReference: 'ORDER_SLOW' })
+  await lookupStarted
+  const closing = h.app.close()
+  await sleep(50)
+  release()
+  const late = await slow
+  t.equal(late.statusCode, 503)
+  t.equal(late.json.code, 'CARD_FORWARDING_SHUTTING_DOWN')
+  t.equal((await underWay).statusCode, 200, 'the forward under way was waited for')
+  await closing
+  t.equal(h.destination.received.length, 1, 'only the forward under way reached the destination')
+  t.match(h.audits.find(a => a.code === 'CARD_FORWARDING_SHUTTING_DOWN'), { event: 'forward_failed', reason: 'shutdown' })
+})
+
 t.test('nothing is forwarded once the grace is over: a request still in the vault lookup, or waiting to retry, gives up', async t => {
   let release: () => void = () => {}
   const h = await buildHarness(t, {

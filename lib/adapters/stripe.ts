@@ -70,9 +70,15 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
     return JSON.stringify(renderTemplate(destination.template, destination.slots, token => isCardToken(token) ? '' : billingValue(token, address)))
   }
 
-  async function billingOf (record: StripeVaultRecord & { billingAddress?: BillingAddress }): Promise<BillingAddress | undefined> {
+  async function billingOf (record: StripeVaultRecord & { billingAddress?: BillingAddress }, signal: AbortSignal | undefined): Promise<BillingAddress | undefined> {
     if (record.billingAddress !== undefined) return record.billingAddress
-    const res = await client.get(`/v1/payment_methods/${record.paymentMethod}`, { headers: auth })
+    let res
+    try {
+      res = await client.get(`/v1/payment_methods/${record.paymentMethod}`, { headers: auth, signal })
+    } catch (err) {
+      // A lookup that failed, even mid-answer, forwarded nothing.
+      throw Object.assign(err as Error, { outcome: 'not_sent' })
+    }
     if (res.statusCode !== 200) throw stripeError(res.body)
     // A PaymentMethod may lack billing_details or its address: Object() turns a missing level into {}.
     const address = Object(Object(Object(res.body).billing_details).address)
@@ -89,7 +95,7 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
 
   async function forward ({ record, destination, idempotencyKey, signal }: ForwardInput<StripeVaultRecord>): Promise<ForwardResult> {
     const plan = prepared.get(destination.id) as StripeDestination
-    const body = plan.staticBody ?? render(destination, await billingOf(record))
+    const body = plan.staticBody ?? render(destination, await billingOf(record, signal))
     const form = new URLSearchParams([['payment_method', record.paymentMethod], ...plan.fixed, ['request[body]', body]])
     const headers: Record<string, string> = { ...auth, 'content-type': 'application/x-www-form-urlencoded' }
     if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey
