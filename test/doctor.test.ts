@@ -13,13 +13,17 @@ const SECRETS = {
   ROKT_KEY: 'rokt_destination_secret_0001',
   ADYEN_KEY: 'AQEadyenDoctorSecret0001',
   BRAINTREE_PRIVATE: 'braintreeDoctorSecret0001',
-  CKO_KEY: 'sk_sbox_doctorsecretdoctorsecret01'
+  CKO_KEY: 'sk_sbox_doctorsecretdoctorsecret01',
+  // Written into configs that fail to load, and into a JWKS URL: never printed either.
+  INLINE_KEY: 'sk_test_doctorInline0001',
+  JWKS_PASSWORD: 'doctorJwksPassword0001'
 }
 
 const rsa = generateTestKeys('RS256', 'rokt-rsa-1')
 const jwks = await startJwksServer({ keys: [rsa.jwk] })
 t.teardown(() => jwks.close())
 const deadJwksUrl = `http://127.0.0.1:${await closedPort()}/.well-known/jwks.json`
+const credentialJwksUrl = deadJwksUrl.replace('http://', `http://doctor:${SECRETS.JWKS_PASSWORD}@`) + `?key=${SECRETS.JWKS_PASSWORD}`
 
 const base = {
   allowedIps: ['203.0.113.0/24', '2001:db8::/32'],
@@ -70,6 +74,9 @@ export default async () => ({
     destinations: { 'COM.ROKT.CATALOG': { url: 'https://pci.rokt.example/v1/cards' } }
   })}`,
   'broken.json': '{ "allowedIps": [',
+  'broken-secret.json': `{ "psps": { "stripe": { "adapter": "stripe", "apiKey": ${SECRETS.INLINE_KEY} } } }`,
+  'unquoted-secret.mjs': `export default { psps: { stripe: { adapter: 'stripe', apiKey: ${SECRETS.INLINE_KEY} } } }`,
+  'jwks-credentials.json': json({ ...base, auth: { ...base.auth, jwksUrl: credentialJwksUrl }, psps: { stripe: { adapter: 'stripe', apiKey: 'sk_test_0000' } } }),
   'number.mjs': 'export default 42',
   'unset-env.json': json({ ...base, psps: { stripe: { adapter: 'stripe', apiKey: { $env: 'DOCTOR_TEST_UNSET' } } } }),
   'bad-key.json': json({ ...base, psps: { stripe: { adapter: 'stripe', apiKey: 'pk_test_publishable' } } }),
@@ -136,6 +143,9 @@ const runs = {
   commonjs: doctor('doctor', '--config', 'commonjs.cjs'),
   missing: doctor('doctor', '--config', 'missing.json'),
   broken: doctor('doctor', '--config', 'broken.json'),
+  brokenSecret: doctor('doctor', '--config', 'broken-secret.json'),
+  unquotedSecret: doctor('doctor', '--config', 'unquoted-secret.mjs'),
+  jwksCredentials: doctor('doctor', '--config', 'jwks-credentials.json'),
   number: doctor('doctor', '--config', 'number.mjs'),
   unsetEnv: doctor('doctor', '--config', 'unset-env.json'),
   badKey: doctor('doctor', '--config', 'bad-key.json'),
@@ -226,7 +236,10 @@ t.test('a CommonJS module: one Braintree config name for every destination', asy
 
 const failures: Array<[keyof typeof runs, string, RegExp | string]> = [
   ['missing', 'a config file that does not exist', /^✖ config: ENOENT: no such file or directory/],
-  ['broken', 'a config file that is not JSON', /^✖ config: .*JSON/],
+  ['broken', 'a config file that is not JSON', /^✖ config: broken.json is not valid JSON$/m],
+  ['brokenSecret', 'invalid JSON around a secret (the message of the parser would quote it)', /^✖ config: broken-secret.json is not valid JSON$/m],
+  ['unquotedSecret', 'a module whose evaluation fails on a secret (the message of the engine would quote it)', /^✖ config: unquoted-secret.mjs failed to load \(ReferenceError; its message is not shown, it may quote the config\)$/m],
+  ['jwksCredentials', 'a JWKS URL with credentials and a query: named by origin and path only', `✖ jwks ${deadJwksUrl}: no key set: connect ECONNREFUSED`],
   ['number', 'a module that does not export options', '✖ config: must export the plugin options: an object, or a function returning one'],
   ['unsetEnv', 'an environment variable the config names but is not set', '✖ config: psps.stripe.apiKey: environment variable DOCTOR_TEST_UNSET is not set'],
   ['badKey', 'a malformed PSP credential', '✖ psps.stripe: stripe: apiKey must be a Stripe secret (sk_) or restricted (rk_) key'],

@@ -11,9 +11,21 @@ export async function loadConfig (file: string, cwd: string): Promise<Record<str
   const path = resolve(cwd, file)
   let config: unknown
   if (extname(path) === '.json') {
-    config = withEnv(JSON.parse(await readFile(path, 'utf8')), '')
+    const text = await readFile(path, 'utf8')
+    let parsed: unknown
+    // The parser's message quotes the text around the error, which may be a key: never shown.
+    try { parsed = JSON.parse(text) } catch { throw new Error(`${file} is not valid JSON`) }
+    config = withEnv(parsed, '')
   } else {
-    config = (await import(pathToFileURL(path).href)).default
+    try {
+      config = (await import(pathToFileURL(path).href)).default
+    } catch (err) {
+      // The engine's SyntaxError or ReferenceError quotes the module's source, which may be a key.
+      if (err instanceof SyntaxError || err instanceof ReferenceError) {
+        throw new Error(`${file} failed to load (${err.name}; its message is not shown, it may quote the config)`)
+      }
+      throw err
+    }
     if (typeof config === 'function') config = await config()
   }
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {

@@ -62,7 +62,9 @@ export async function doctor (configFile: string, io: DoctorIo): Promise<number>
     }
     const jwksUrl = options.auth.jwksUrl
     if (typeof jwksUrl === 'string') {
-      await check(`jwks ${jwksUrl}`, () => probeJwks(options.auth), count => `answers; usable signing keys: ${count}`)
+      // Origin and path only: a JWKS URL may carry credentials or a query.
+      const { origin, pathname } = new URL(jwksUrl)
+      await check(`jwks ${origin}${pathname}`, () => probeJwks(options.auth), count => `answers; usable signing keys: ${count}`)
     } else {
       io.stdout.write('- jwks: none configured (a pinned key), nothing to fetch\n')
     }
