@@ -29,19 +29,8 @@ export { adyen, type AdyenOptions } from './lib/adapters/adyen.ts'
 export { braintree, braintreeForwardConfig, type BraintreeOptions, type BraintreeForwardConfig } from './lib/adapters/braintree.ts'
 export { checkoutCom, type CheckoutComOptions } from './lib/adapters/checkout-com.ts'
 export * as errors from './lib/errors.ts'
-export {
-  AuthUnavailableError,
-  InsufficientScopeError,
-  IpNotAllowedError,
-  PaymentMethodNotFoundError,
-  PspError,
-  PspTimeoutError,
-  UnauthorizedError,
-  UnknownDestinationError,
-  UnsupportedMediaTypeError
-} from './lib/errors.ts'
-// The toolkit for writing an adapter for another PSP (see the README's "Any other PSP").
-export { safeCode } from './lib/errors.ts'
+// Every error class by name, and safeCode for adapters (the toolkit for another PSP: README "Any other PSP").
+export * from './lib/errors.ts'
 export { createPspClient, type PspClient, type PspClientOptions, type PspTimeouts } from './lib/psp-http.ts'
 export { DEFAULT_TEMPLATE, billingValue, isCardToken, renderTemplate } from './lib/template.ts'
 export { destinationBody, forwardFailure, forwardResult, headerMap, isDestinationAnswer, type DestinationAnswer } from './lib/relay.ts'

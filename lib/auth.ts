@@ -4,7 +4,7 @@ import fastifyJwt from '@fastify/jwt'
 import type { Algorithm } from 'fast-jwt'
 import type { AuthOptions, AuthPreset } from '../types/index.ts'
 import { authPresets } from './auth-presets.ts'
-import { AuthUnavailableError, InsufficientScopeError, UnauthorizedError } from './errors.ts'
+import { AuthUnavailableError, InsufficientScopeError, safeCode, UnauthorizedError } from './errors.ts'
 import { createJwksKeySource, UnknownKeyError } from './jwks.ts'
 
 const NAMESPACE = 'roktCardForwarding'
@@ -40,7 +40,7 @@ function refused (error: Error, reason: string, client?: string): Error & { reas
 }
 
 /** The algorithms a key allows: one family, derived from the key itself (RFC 8725 §3.1). */
-function algorithmsFor (auth: AuthOptions): string[] {
+export function algorithmsFor (auth: AuthOptions): string[] {
   let family: string[]
   if (auth.secret !== undefined) {
     family = HMAC
@@ -240,7 +240,7 @@ export async function setupAuth (fastify: FastifyInstance, auth: AuthOptions, ke
         throw refused(err, 'jwks_unavailable')
       }
       // fast-jwt, @fastify/jwt and our key source all set a fixed code (FAST_JWT_EXPIRED, ...).
-      throw refused(new UnauthorizedError(), String((err as { code?: unknown }).code).slice(0, 64))
+      throw refused(new UnauthorizedError(), safeCode((err as { code?: unknown }).code))
     }
     const reason = claimsProblem(claims)
     if (reason !== null) throw refused(new UnauthorizedError(), reason)

@@ -1,13 +1,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { CustomerIdentifiers } from '../types/index.ts'
 
-function digest (value: string): Buffer {
+/** SHA-256 of a UTF-8 string, for constant-time comparisons of equal-length digests. */
+export function sha256 (value: string): Buffer {
   return createHash('sha256').update(value).digest()
 }
 
 function same (sent: string, known: unknown): boolean {
   // Digests are equal-length, so the comparison time does not depend on where values differ.
-  return typeof known === 'string' && timingSafeEqual(digest(sent), digest(known))
+  return typeof known === 'string' && timingSafeEqual(sha256(sent), sha256(known))
 }
 
 /**

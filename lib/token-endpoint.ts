@@ -4,6 +4,7 @@ import { createSigner } from 'fast-jwt'
 import type { AuthOptions, TokenEndpointClient, TokenEndpointOptions } from '../types/index.ts'
 import { requestLogSerializers, type Audit } from './audit.ts'
 import { checkInteger, SCOPE_TOKEN } from './auth.ts'
+import { sha256 } from './identifiers.ts'
 import { buildAllowlist } from './ip-allowlist.ts'
 
 export const TOKEN_PATH = '/oauth/token'
@@ -36,11 +37,7 @@ export function hashClientSecret (secret: string): string {
   if (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH) {
     throw new Error(`hashClientSecret: a client secret must be at least ${MIN_SECRET_LENGTH} characters of random data (use generateClientSecret)`)
   }
-  return `sha256:${digest(secret).toString('base64url')}`
-}
-
-function digest (value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest()
+  return `sha256:${sha256(secret).toString('base64url')}`
 }
 
 /** An RFC 6749 §5.2 error: the body is `{ error }`, never a library message. */
@@ -129,7 +126,7 @@ export async function setupTokenEndpoint (fastify: FastifyInstance, options: Tok
     const presented = basic ?? (postId !== null && postSecret !== null ? { id: postId, secret: postSecret } : null)
     if (presented === null) throw new OAuthError(401, 'invalid_client')
     const client = clients.get(presented.id)
-    const same = timingSafeEqual(digest(presented.secret), client?.digest ?? NO_CLIENT)
+    const same = timingSafeEqual(sha256(presented.secret), client?.digest ?? NO_CLIENT)
     if (client === undefined || !same) throw new OAuthError(401, 'invalid_client')
     return client
   }

@@ -151,7 +151,7 @@ export interface AuthPreset {
  * override the chosen preset.
  */
 export interface AuthOptions extends Partial<AuthPreset> {
-  /** Pinned JWKS URL (https); never derived from a token. */
+  /** Pinned JWKS URL: https (http on loopback only, for the sandbox); never derived from a token. */
   jwksUrl?: string
   /** PEM public key (SPKI or PKCS#1) */
   publicKey?: string
@@ -321,7 +321,7 @@ export interface CardForwardingOptions<Psps extends Record<string, PspAdapter<an
   path?: string
   /** 'destination' (default) relays the destination's body; 'psp' relays the PSP's whole response body. */
   relay?: 'destination' | 'psp'
-  /** Allow http:// destination and PSP URLs (sandbox only). Default false. */
+  /** Allow http:// destination URLs on loopback (sandbox only). PSP baseUrls and jwksUrl accept loopback http without it. Default false. */
   allowInsecureUrls?: boolean
   /** Register even though the host sets trustProxy to true or a hop count. Default false. */
   allowUnsafeTrustProxy?: boolean

@@ -1,10 +1,11 @@
 import Fastify from 'fastify'
 import cardForwarding from '../../index.ts'
-import type { PspAdapter } from '../../types/index.ts'
+import type { AuthOptions, PspAdapter } from '../../types/index.ts'
 import { adyen } from '../adapters/adyen.ts'
 import { braintree } from '../adapters/braintree.ts'
 import { checkoutCom } from '../adapters/checkout-com.ts'
 import { stripe } from '../adapters/stripe.ts'
+import { algorithmsFor } from '../auth.ts'
 import { AuthUnavailableError } from '../errors.ts'
 import { createJwksKeySource } from '../jwks.ts'
 import { resolveOptions } from '../options.ts'
@@ -94,9 +95,8 @@ async function validate (options: Record<string, any>) {
 }
 
 /** Fetches the JWKS the way the plugin does and counts the keys it would accept. */
-async function probeJwks (auth: { jwksUrl: string, algorithms?: string[], jwksTimeoutMs?: number }): Promise<number> {
-  // The plugin's algorithms for a JWKS: the configured ones, else RS256 (lib/auth.ts).
-  const algorithms = auth.algorithms ?? ['RS256']
+async function probeJwks (auth: AuthOptions & { jwksUrl: string }): Promise<number> {
+  const algorithms = algorithmsFor(auth)
   const source = createJwksKeySource({ url: auth.jwksUrl, algorithms, timeoutMs: auth.jwksTimeoutMs })
   try {
     // An unknown kid makes the source fetch the key set; only a fetch that failed is an error here.
