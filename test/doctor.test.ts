@@ -142,6 +142,7 @@ const runs = {
   adapters: doctor('doctor', '-c', 'adapters.mjs'),
   commonjs: doctor('doctor', '--config', 'commonjs.cjs'),
   missing: doctor('doctor', '--config', 'missing.json'),
+  missingModule: doctor('doctor', '--config', 'missing.mjs'),
   broken: doctor('doctor', '--config', 'broken.json'),
   brokenSecret: doctor('doctor', '--config', 'broken-secret.json'),
   unquotedSecret: doctor('doctor', '--config', 'unquoted-secret.mjs'),
@@ -236,6 +237,7 @@ t.test('a CommonJS module: one Braintree config name for every destination', asy
 
 const failures: Array<[keyof typeof runs, string, RegExp | string]> = [
   ['missing', 'a config file that does not exist', /^✖ config: ENOENT: no such file or directory/],
+  ['missingModule', 'a config module that does not exist (its own message names only the path)', /^✖ config: Cannot find module .*missing\.mjs/],
   ['broken', 'a config file that is not JSON', /^✖ config: broken.json is not valid JSON$/m],
   ['brokenSecret', 'invalid JSON around a secret (the message of the parser would quote it)', /^✖ config: broken-secret.json is not valid JSON$/m],
   ['unquotedSecret', 'a module whose evaluation fails on a secret (the message of the engine would quote it)', /^✖ config: unquoted-secret.mjs failed to load \(ReferenceError; its message is not shown, it may quote the config\)$/m],
