@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { MockAgent } from 'undici'
-import { braintree, braintreeForwardConfig, type BraintreeOptions } from '../lib/adapters/braintree.ts'
+import { braintree, braintreeForwardConfig, type BraintreeOptions } from '../lib/psp/adapters/braintree.ts'
 import { BRAINTREE_SANDBOX_CREDENTIALS as CREDS, BRAINTREE_TEST_TOKENS as TOKENS, startBraintreeSimulator, type BraintreeSimulatorOptions } from '../lib/sandbox/braintree.ts'
 import { startFakeDestination, type FakeDestination } from '../lib/sandbox/destination.ts'
 import { listen } from '../lib/sandbox/server.ts'

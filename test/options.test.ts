@@ -1,6 +1,6 @@
 import t from 'tap'
-import { resolveOptions } from '../lib/options.ts'
-import { stripe } from '../lib/adapters/stripe.ts'
+import { resolveOptions } from '../lib/options/index.ts'
+import { stripe } from '../lib/psp/adapters/stripe.ts'
 
 const base = {
   allowedIps: ['203.0.113.1'],

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { destinationBody, forwardFailure, headerMap } from '../lib/relay.ts'
+import { destinationBody, forwardFailure, headerMap } from '../lib/psp/relay.ts'
 import { PspError } from '../lib/errors.ts'
 
 t.test('headerMap flattens every PSP header shape and drops hop-by-hop headers', async t => {

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import http from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { createJwksKeySource } from '../lib/jwks.ts'
+import { createJwksKeySource } from '../lib/edge/jwks.ts'
 import { generateTestKeys, mintToken, type TestJwk, type TestKeyPair } from '../lib/sandbox/tokens.ts'
 import { AUDIENCE, buildHarness, ISSUER, token, validBody, type Harness } from './helpers/harness.ts'
 import { expectDenied, listenHttp, signRaw, claims } from './helpers/security.ts'

@@ -5,7 +5,7 @@ import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
 import { startJwksServer } from '../lib/sandbox/tokens.ts'
 import { AUDIENCE, buildHarness, DESTINATION, ISSUER, logLines, rsaKeys, token, validBody } from './helpers/harness.ts'
 import { expectDenied, send, startForwardingProxy } from './helpers/security.ts'
-import { buildAllowlist, DECISIONS_REMEMBERED } from '../lib/ip-allowlist.ts'
+import { buildAllowlist, DECISIONS_REMEMBERED } from '../lib/edge/ip-allowlist.ts'
 
 // Catalogue section A: network and IP allowlist. Over loopback, 127.0.0.1 is the load balancer
 // (the only trusted proxy), 127.0.0.3 is Rokt (allowlisted) and 127.0.0.2 is an attacker.

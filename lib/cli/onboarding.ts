@@ -1,5 +1,5 @@
 import type { CanonicalToken, PreparedDestination, PspAdapter } from '../../types/index.ts'
-import { braintreeForwardConfig } from '../adapters/braintree.ts'
+import { braintreeForwardConfig } from '../psp/adapters/braintree.ts'
 import { isCardToken, pointer } from '../template.ts'
 
 const PSP_NAMES: Record<string, string> = { stripe: 'Stripe', adyen: 'Adyen', braintree: 'Braintree', 'checkout.com': 'Checkout.com' }

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { isRetryableBeforeSend } from './psp-http.ts'
+import { isRetryableBeforeSend } from './client.ts'
 
 export interface RetryOptions {
   /** Further attempts after the first; 0 for none. */

@@ -1,6 +1,6 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto'
 import { Agent, request } from 'undici'
-import { AuthUnavailableError } from './errors.ts'
+import { AuthUnavailableError } from '../errors.ts'
 
 export interface JwksOptions {
   url: string

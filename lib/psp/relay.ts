@@ -1,5 +1,5 @@
 /** Helpers every adapter uses to turn a PSP's relayed destination answer into the route's response. */
-import type { ForwardResult } from '../types/index.ts'
+import type { ForwardResult } from '../../types/index.ts'
 
 /** The destination's answer as a PSP relays it: a status, headers in any of the PSPs' shapes, a body. */
 export interface DestinationAnswer { status: number, headers?: unknown, body?: unknown }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { ShuttingDownError } from './errors.ts'
-import type { PspFailure } from './psp-http.ts'
+import { ShuttingDownError } from '../errors.ts'
+import type { PspFailure } from '../psp/client.ts'
 
 function shuttingDown (outcome: 'not_sent' | 'unknown', cause?: unknown): PspFailure {
   return Object.assign(new ShuttingDownError({ cause }), { reason: 'shutdown', outcome, retryAfter: 1 })

@@ -2,7 +2,7 @@ import { totalmem } from 'node:os'
 import { getHeapStatistics } from 'node:v8'
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance } from 'fastify'
-import type { LoadSheddingOptions } from '../types/index.ts'
+import type { LoadSheddingOptions } from '../../types/index.ts'
 
 const NAMES = ['maxEventLoopDelay', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopUtilization', 'retryAfter', 'sampleInterval'] as const
 

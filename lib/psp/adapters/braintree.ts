@@ -1,11 +1,11 @@
 import type { Dispatcher } from 'undici'
-import type { BodyTemplate, BodyTemplateValue, BraintreeVaultRecord, CanonicalToken, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, TemplateSlot } from '../../types/index.ts'
-import { isLoopback } from '../auth.ts'
-import { PspError, PspTimeoutError, safeCode } from '../errors.ts'
+import type { BodyTemplate, BodyTemplateValue, BraintreeVaultRecord, CanonicalToken, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, TemplateSlot } from '../../../types/index.ts'
+import { isLoopback } from '../../edge/auth.ts'
+import { PspError, PspTimeoutError, safeCode } from '../../errors.ts'
 import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
-import { createPspClient, type PspTimeouts } from '../psp-http.ts'
+import { createPspClient, type PspTimeouts } from '../client.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
-import { billingValue, DEFAULT_TEMPLATE, isCardToken, parseTemplate, pointer } from '../template.ts'
+import { billingValue, DEFAULT_TEMPLATE, isCardToken, parseTemplate, pointer } from '../../template.ts'
 
 /**
  * Braintree's Forward API (developer.paypal.com/braintree/docs/reference/forward-api). There is no

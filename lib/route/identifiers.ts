@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { CustomerIdentifiers } from '../types/index.ts'
+import type { CustomerIdentifiers } from '../../types/index.ts'
 
 /** SHA-256 of a UTF-8 string, for constant-time comparisons of equal-length digests. */
 export function sha256 (value: string): Buffer {

@@ -1,6 +1,6 @@
-import type { CardForwardingOptions, PreparedDestination, PspAdapter } from '../types/index.ts'
-import { isLoopback } from './auth.ts'
-import { DEFAULT_TEMPLATE, parseTemplate } from './template.ts'
+import type { CardForwardingOptions, PreparedDestination, PspAdapter } from '../../types/index.ts'
+import { isLoopback } from '../edge/auth.ts'
+import { DEFAULT_TEMPLATE, parseTemplate } from '../template.ts'
 
 const HEADER_NAME = /^[!#$%&'*+.^`|~\w-]+$/
 const HEADER_VALUE = /^[\t\x20-\x7E]*$/

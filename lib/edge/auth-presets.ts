@@ -1,4 +1,4 @@
-import type { AuthPreset, AuthPresetName } from '../types/index.ts'
+import type { AuthPreset, AuthPresetName } from '../../types/index.ts'
 
 /**
  * Access-token conventions of common authorization servers, for client-credentials tokens. Each

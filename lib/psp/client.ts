@@ -1,6 +1,6 @@
 import { Agent, request, type Dispatcher } from 'undici'
 import { createCircuitBreaker, NO_CIRCUIT_BREAKER, type CircuitBreakerOptions } from './circuit-breaker.ts'
-import { PspError, PspTimeoutError, PspUnavailableError } from './errors.ts'
+import { PspError, PspTimeoutError, PspUnavailableError } from '../errors.ts'
 
 export interface PspTimeouts {
   /** TCP + TLS connect, ms. Default 3000. */

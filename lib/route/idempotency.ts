@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import type { IdempotencyStore, PaymentSharingRequest, StoredResponse } from '../types/index.ts'
-import { IdempotencyKeyReusedError, InvalidIdempotencyKeyError, RequestInProgressError } from './errors.ts'
+import type { IdempotencyStore, PaymentSharingRequest, StoredResponse } from '../../types/index.ts'
+import { IdempotencyKeyReusedError, InvalidIdempotencyKeyError, RequestInProgressError } from '../errors.ts'
 
 /** Printable ASCII without spaces (a duplicated header arrives joined by ", " and is refused). */
 const KEY = /^[\x21-\x7E]{1,255}$/

@@ -1,11 +1,11 @@
 import type { Dispatcher } from 'undici'
-import type { CanonicalToken, CheckoutComVaultRecord, ForwardInput, ForwardResult, PreparedDestination, PspAdapter } from '../../types/index.ts'
-import { isLoopback } from '../auth.ts'
-import { PspError, safeCode } from '../errors.ts'
+import type { CanonicalToken, CheckoutComVaultRecord, ForwardInput, ForwardResult, PreparedDestination, PspAdapter } from '../../../types/index.ts'
+import { isLoopback } from '../../edge/auth.ts'
+import { PspError, safeCode } from '../../errors.ts'
 import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
-import { createPspClient, type PspTimeouts } from '../psp-http.ts'
+import { createPspClient, type PspTimeouts } from '../client.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
-import { renderTemplate } from '../template.ts'
+import { renderTemplate } from '../../template.ts'
 
 export interface CheckoutComOptions {
   /** A secret API key (`sk_sbox_…`, `sk_…`, or a previous-platform `sk_test_<uuid>` / `sk_<uuid>`) with Forward API access. */

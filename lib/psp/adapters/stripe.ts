@@ -1,11 +1,11 @@
 import type { Dispatcher } from 'undici'
-import type { BillingAddress, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, StripeVaultRecord } from '../../types/index.ts'
-import { isLoopback } from '../auth.ts'
-import { PspError, safeCode } from '../errors.ts'
+import type { BillingAddress, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, StripeVaultRecord } from '../../../types/index.ts'
+import { isLoopback } from '../../edge/auth.ts'
+import { PspError, safeCode } from '../../errors.ts'
 import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
-import { createPspClient, type PspTimeouts } from '../psp-http.ts'
+import { createPspClient, type PspTimeouts } from '../client.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
-import { billingValue, isCardToken, renderTemplate } from '../template.ts'
+import { billingValue, isCardToken, renderTemplate } from '../../template.ts'
 
 export interface StripeOptions {
   /** A secret (sk_) or restricted (rk_) key with forwarding_request_write (and payment_method read). */

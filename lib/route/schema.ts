@@ -1,7 +1,7 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, ValueErrorType, type ValueError } from '@sinclair/typebox/compiler'
 import type { FastifySchemaCompiler } from 'fastify'
-import * as errors from './errors.ts'
+import * as errors from '../errors.ts'
 
 /** Printable ASCII without spaces: no CR/LF, no control or non-ASCII characters. */
 const PRINTABLE = '^[\\x21-\\x7E]+$'
