@@ -24,19 +24,18 @@ export function cardForwardingOptions<Psps extends Record<string, PspAdapter<any
 
 export default cardForwarding
 export { cardForwarding }
-export { stripe, type StripeOptions } from './lib/psp/adapters/stripe.ts'
-export { adyen, type AdyenOptions } from './lib/psp/adapters/adyen.ts'
-export { braintree, braintreeForwardConfig, type BraintreeOptions, type BraintreeForwardConfig } from './lib/psp/adapters/braintree.ts'
-export { checkoutCom, type CheckoutComOptions } from './lib/psp/adapters/checkout-com.ts'
+export { stripe } from './lib/psp/adapters/stripe.ts'
+export { adyen } from './lib/psp/adapters/adyen.ts'
+export { braintree, braintreeForwardConfig } from './lib/psp/adapters/braintree.ts'
+export { checkoutCom } from './lib/psp/adapters/checkout-com.ts'
 export * as errors from './lib/errors.ts'
-// Every error class by name, and safeCode for adapters (the toolkit for another PSP: README "Any other PSP").
+// Every error class by name, and the toolkit for another PSP's adapter (README "Any other PSP").
 export * from './lib/errors.ts'
-export { createPspClient, type PspClient, type PspClientOptions, type PspTimeouts } from './lib/psp/client.ts'
+export { createPspClient } from './lib/psp/client.ts'
 export { DEFAULT_TEMPLATE, billingValue, isCardToken, renderTemplate } from './lib/template.ts'
 export { destinationBody, forwardFailure, forwardResult, headerMap, isDestinationAnswer, type DestinationAnswer } from './lib/psp/relay.ts'
-export type { CircuitBreakerOptions } from './lib/psp/circuit-breaker.ts'
-export { memoryIdempotencyStore, type MemoryIdempotencyStoreOptions } from './lib/route/idempotency.ts'
+export { memoryIdempotencyStore } from './lib/stores/memory.ts'
 // Bearer-token conventions of common authorization servers, and the built-in token endpoint's secrets.
 export { authPresets } from './lib/edge/auth-presets.ts'
-export { generateClientSecret, hashClientSecret } from './lib/edge/token-endpoint/route.ts'
+export { generateClientSecret, hashClientSecret } from './lib/edge/token-endpoint/clients.ts'
 export type * from './types/index.ts'

@@ -57,7 +57,7 @@ const settings = {
 }
 const only = (values.only ?? env.BENCH_ONLY)?.split(',').map(s => s.trim())
 
-/** The plugin's Stripe adapter keeps this many connections to the PSP (lib/psp-http.ts), as does the baseline. */
+/** The plugin's Stripe adapter keeps this many connections to the PSP (lib/psp/client.ts), as does the baseline. */
 const POOL_SIZE = 64
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 const PROFILE_DIR = `${BENCH_DIR}profiles`

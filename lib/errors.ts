@@ -19,6 +19,47 @@ export const IdempotencyKeyReusedError = createError<'CARD_FORWARDING_IDEMPOTENC
 export const RequestInProgressError = createError<'CARD_FORWARDING_REQUEST_IN_PROGRESS', 409>('CARD_FORWARDING_REQUEST_IN_PROGRESS', 'A forward for this reference or Idempotency-Key is already in progress', 409)
 export const ShuttingDownError = createError<'CARD_FORWARDING_SHUTTING_DOWN', 503, [ErrorOptions?]>('CARD_FORWARDING_SHUTTING_DOWN', 'The server is shutting down, retry with the same Idempotency-Key', 503)
 
+/** An RFC 6749 §5.2 refusal of the token endpoint: its body is `{ error }`, never a library message. */
+export class OAuthError extends Error {
+  statusCode: number
+  error: string
+  constructor (statusCode: number, error: string) {
+    super(error)
+    this.statusCode = statusCode
+    this.error = error
+  }
+}
+
+/**
+ * What a PSP call that threw tells us about the forward: `not_sent` (no byte of the request left,
+ * so nothing was forwarded) or `unknown` (the PSP may have forwarded the card). Errors an adapter
+ * raises from a PSP answer carry neither: the PSP said it failed.
+ */
+export type PspOutcome = 'not_sent' | 'unknown'
+
+/** What a failure carries besides its code: for the audit log and the answer's headers, never sent as text. */
+export interface FailureDetails {
+  /** A short fixed identifier of why, e.g. connection_refused, headers_timeout, FAST_JWT_EXPIRED. */
+  reason?: string
+  outcome?: PspOutcome
+  /** Seconds the caller should wait before retrying (sent as Retry-After). */
+  retryAfter?: number
+  /** The verified client a refusal concerns, once the token is verified. */
+  client?: string
+}
+
+export type Failure<E extends Error = Error> = E & FailureDetails
+
+/** Tags an error with its failure details: the one way every module does it. */
+export function tagFailure<E extends Error> (error: E, details: FailureDetails): Failure<E> {
+  return Object.assign(error, details)
+}
+
+/** The failures of a forward that are already the plugin's own answer (any other error of an adapter is wrapped). */
+export function isForwardFailure (error: unknown): error is Failure<Error & { code: string, statusCode: number }> {
+  return error instanceof PspError || error instanceof PspTimeoutError || error instanceof PspUnavailableError || error instanceof ShuttingDownError
+}
+
 const SAFE_CODE = /^[A-Za-z0-9_.-]{1,64}$/
 
 /** A PSP's own error code, kept only when it is a plain identifier: never free text that could hold a secret. */

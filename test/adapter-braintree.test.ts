@@ -4,13 +4,13 @@
 import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { MockAgent } from 'undici'
-import { braintree, braintreeForwardConfig, type BraintreeOptions } from '../lib/psp/adapters/braintree.ts'
+import { braintree, braintreeForwardConfig } from '../lib/psp/adapters/braintree.ts'
 import { BRAINTREE_SANDBOX_CREDENTIALS as CREDS, BRAINTREE_TEST_TOKENS as TOKENS, startBraintreeSimulator, type BraintreeSimulatorOptions } from '../lib/sandbox/braintree.ts'
 import { startFakeDestination, type FakeDestination } from '../lib/sandbox/destination.ts'
 import { listen } from '../lib/sandbox/server.ts'
 import { TEST_CARDS } from '../lib/sandbox/test-cards.ts'
 import { DEFAULT_TEMPLATE, parseTemplate } from '../lib/template.ts'
-import type { BodyTemplate, PreparedDestination } from '../types/index.ts'
+import type { BodyTemplate, BraintreeOptions, PreparedDestination } from '../types/index.ts'
 
 const ROKT_KEY = 'rokt-secret-key-0123'
 const BILLING = { line1: '1 Main St', city: 'Austin', state: 'TX', postalCode: '78701', country: 'US' }
@@ -307,8 +307,8 @@ t.test('default hosts, the dispatcher option, and option checks', async t => {
     [{ ...base, configName: { a: 'ok', b: 'has space' } }, /braintree: configName must be/],
     [{ ...base, configName: null }, /braintree: configName must be/],
     [{ ...base, configName: 7 }, /braintree: configName must be/],
-    [{ ...base, baseUrl: 'not a url' }, /braintree: baseUrl must be a URL/],
-    [{ ...base, baseUrl: 'http://forwarding.braintreegateway.com' }, /braintree: baseUrl must be https/]
+    [{ ...base, baseUrl: 'not a url' }, /braintree: baseUrl must be an https URL \(or http on a loopback address\)/],
+    [{ ...base, baseUrl: 'http://forwarding.braintreegateway.com' }, /braintree: baseUrl must be an https URL/]
   ]
   for (const [options, message] of bad) {
     const err: any = (() => { try { braintree(options as any) } catch (e) { return e } })()

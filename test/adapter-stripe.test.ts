@@ -95,7 +95,8 @@ t.test('request-time falls back to the local measure when Stripe gives none; a b
 t.test('options are checked at construction, naming the option and never echoing the key', async t => {
   t.throws(() => stripe({ apiKey: 'pk_test_publishable' }), { message: 'stripe: apiKey must be a Stripe secret (sk_) or restricted (rk_) key' })
   t.throws(() => stripe(null as any), /apiKey/)
-  t.throws(() => stripe({ apiKey: 'sk_test_abcd', baseUrl: 'http://api.stripe.com' }), { message: 'stripe: baseUrl must be https' })
+  t.throws(() => stripe({ apiKey: 'sk_test_abcd', baseUrl: 'http://api.stripe.com' }), { message: 'stripe: baseUrl must be an https URL (or http on a loopback address)' })
+  t.throws(() => stripe({ apiKey: 'sk_test_abcd', baseUrl: 'not a url' }), { message: 'stripe: baseUrl must be an https URL (or http on a loopback address)' }, 'no raw TypeError')
   const adapter = stripe({ apiKey: 'sk_test_abcd' })
   t.equal(adapter.name, 'stripe')
   t.ok(adapter.isRecord({ psp: 'stripe', paymentMethod: 'pm_123' }))

@@ -33,9 +33,25 @@ t.test('the state machine: closed, open after N consecutive failures, one half-o
   t.equal(breaker.admit(), null, 'a good probe closes it')
   t.equal(breaker.admit(), null)
 
-  t.throws(() => createCircuitBreaker({ failureThreshold: 0 }), /failureThreshold/)
-  t.throws(() => createCircuitBreaker({ coolDownMs: 1.5 }), /coolDownMs/)
   t.equal(createCircuitBreaker().admit(), null, 'defaults')
+})
+
+t.test('the transport options every adapter takes are checked by createPspClient, naming the PSP and the option', async t => {
+  const base = { psp: 'acme', baseUrl: 'https://psp.example' }
+  const bad: Array<[Record<string, unknown>, RegExp]> = [
+    [{ baseUrl: 'http://psp.example' }, /^acme: baseUrl must be an https URL \(or http on a loopback address\)$/],
+    [{ baseUrl: 'not a url' }, /^acme: baseUrl must be an https URL/],
+    [{ timeouts: 5 }, /^acme: timeouts must be an object$/],
+    [{ timeouts: { headersMs: 0 } }, /^acme: timeouts.headersMs: must be an integer from 1 to 600000$/],
+    [{ maxResponseBytes: 1.5 }, /^acme: maxResponseBytes: must be an integer/],
+    [{ connections: 0 }, /^acme: connections: must be an integer/],
+    [{ circuitBreaker: true }, /^acme: circuitBreaker must be an object or false$/],
+    [{ circuitBreaker: { failureThreshold: 0 } }, /^acme: circuitBreaker.failureThreshold: must be an integer/],
+    [{ circuitBreaker: { coolDownMs: 1.5 } }, /^acme: circuitBreaker.coolDownMs: must be an integer/]
+  ]
+  for (const [options, message] of bad) t.throws(() => createPspClient({ ...base, ...options } as any), { message }, String(message))
+  const client = createPspClient({ ...base, baseUrl: 'http://127.0.0.1:1', timeouts: { connectMs: 100 }, circuitBreaker: false, connections: 2 })
+  await client.close()
 })
 
 /** A PSP whose answer the test switches; it counts what reached it. */

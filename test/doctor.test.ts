@@ -52,7 +52,7 @@ const dir = t.testdir({
   }),
   'adapters.mjs': `
 import { stripe } from ${JSON.stringify(`${ROOT}index.ts`)}
-import { braintree } from ${JSON.stringify(`${ROOT}lib/adapters/braintree.ts`)}
+import { braintree } from ${JSON.stringify(`${ROOT}lib/psp/adapters/braintree.ts`)}
 const spreedly = { name: 'spreedly', isRecord: () => true, forward: async () => ({}) }
 export default async () => ({
   allowedIps: ['203.0.113.7'],

@@ -17,12 +17,15 @@ t.test('resolveOptions refuses shapes that cannot be options, naming what is wro
     [{ ...base, destinations: { D: null } }, /^destinations.D: must be an object/],
     [{ ...base, destinations: { D: 'https://rokt.example' } }, /^destinations.D: must be an object/],
     [{ ...base, destinations: { D: { url: 'not a url' } } }, /^destinations.D.url: must be an https URL/],
+    [{ ...base, destinations: { D: { url: 42 } } }, /^destinations.D.url: must be an https URL/],
     [{ ...base, destinations: { D: { url: 'http://127.0.0.1:1/x' } } }, /^destinations.D.url: must be an https URL/],
     [{ ...base, destinations: { D: { url: 'https://rokt.example', headers: { 'x-n': 1 } } } }, /^destinations.D.headers: "x-n"/],
     [{ ...base, destinations: { D: { url: 'https://rokt.example', body: ['{{card.number}}'] } } }, /^destinations.D.body: must be a JSON object template/],
     [{ ...base, destinations: { D: { url: 'https://rokt.example', body: 'x' } } }, /^destinations.D.body: must be a JSON object template/],
     [{ ...base, psps: null }, /^psps: give at least one/],
-    [{ ...base, destinations: null }, /^destinations: give at least one/]
+    [{ ...base, destinations: null }, /^destinations: give at least one/],
+    [{ ...base, idempotencyStore: {} }, /^idempotencyStore: needs begin, complete and release functions \(begin is missing\)/],
+    [{ ...base, idempotencyTtlMs: 10 }, /^idempotencyTtlMs/]
   ]
   for (const [options, message] of bad) t.throws(() => resolveOptions(options as any), { message }, String(message))
 })

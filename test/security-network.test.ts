@@ -5,7 +5,7 @@ import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
 import { startJwksServer } from '../lib/sandbox/tokens.ts'
 import { AUDIENCE, buildHarness, DESTINATION, ISSUER, logLines, rsaKeys, token, validBody } from './helpers/harness.ts'
 import { expectDenied, send, startForwardingProxy } from './helpers/security.ts'
-import { buildAllowlist, DECISIONS_REMEMBERED } from '../lib/edge/ip-allowlist.ts'
+import { createAllowlist, DECISIONS_REMEMBERED } from '../lib/edge/ip-allowlist.ts'
 
 // Catalogue section A: network and IP allowlist. Over loopback, 127.0.0.1 is the load balancer
 // (the only trusted proxy), 127.0.0.3 is Rokt (allowlisted) and 127.0.0.2 is an attacker.
@@ -114,7 +114,7 @@ t.test('A5 address forms: IPv4-mapped IPv6, IPv6 CIDR edges, look-alike prefixes
 })
 
 t.test('A5 remembered decisions stay right, and bounded, under a flood of distinct addresses', async t => {
-  const isAllowedIp = buildAllowlist(['10.0.0.0/24', '2001:db8::/64'])
+  const isAllowedIp = createAllowlist(['10.0.0.0/24', '2001:db8::/64'])
   // Three times the cache's size, alternating allowed and refused, each asked twice: every answer
   // (first from the BlockList, then from memory, then again after the memory started over) is right.
   const addresses = Array.from({ length: 3 * DECISIONS_REMEMBERED }, (_, i) => i % 2 === 0

@@ -31,7 +31,7 @@ function spyAgents (t: Test) {
   for (const method of ['close', 'destroy'] as const) {
     Agent.prototype[method] = function (this: Agent, ...args: any[]) {
       // Only the call our code made: undici's promise form calls itself again with a callback.
-      if (args.length === 0 && new Error().stack?.includes('/lib/psp-http.ts') === true) calls.push({ method, at: Date.now() })
+      if (args.length === 0 && new Error().stack?.includes('/lib/psp/client.ts') === true) calls.push({ method, at: Date.now() })
       return (original[method] as any).apply(this, args)
     } as any
   }

@@ -41,7 +41,7 @@ const MAX_ADDRESS_LENGTH = 64
  * per address: Rokt calls from a handful of addresses, and BlockList.check builds a SocketAddress on
  * every call.
  */
-export function buildAllowlist (entries: readonly string[], option = 'allowedIps'): (ip: string | undefined) => boolean {
+export function createAllowlist (entries: readonly string[], option = 'allowedIps'): (ip: string | undefined) => boolean {
   const list = parseAllowlist(entries, option)
   const decisions = new Map<string, boolean>()
   return ip => {

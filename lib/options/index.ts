@@ -1,78 +1,95 @@
-import type { CardForwardingOptions, PreparedDestination, PspAdapter } from '../../types/index.ts'
-import { isLoopback } from '../edge/auth.ts'
-import { DEFAULT_TEMPLATE, parseTemplate } from '../template.ts'
+import type { AuditEvent, CardForwardingOptions, ForwardMetric, IdempotencyStore, LoadSheddingOptions, PreparedDestination, PspAdapter } from '../../types/index.ts'
+import { checkTrustProxy, createAllowlist } from '../edge/ip-allowlist.ts'
+import { memoryIdempotencyStore } from '../stores/memory.ts'
+import type { AuthSettings } from '../edge/auth.ts'
+import type { TokenEndpointSettings } from '../edge/token-endpoint/route.ts'
+import { resolveAuth } from './auth.ts'
+import { checkFunction, checkInteger, isObject } from '../checks.ts'
+import { resolveAdapters, resolveDestinations } from './destinations.ts'
+import { resolveLoadShedding } from './load-shedding.ts'
+import { resolveTokenEndpoint } from './token-endpoint.ts'
 
-const HEADER_NAME = /^[!#$%&'*+.^`|~\w-]+$/
-const HEADER_VALUE = /^[\t\x20-\x7E]*$/
-const DESTINATION_ID = /^[A-Za-z0-9._-]{1,64}$/
 const PATH = /^\/[\w\-./]*$/
 
+/** Every option, checked once at registration, with its defaults: what the parts are wired from. */
 export interface ResolvedOptions {
   path: string
   relay: 'destination' | 'psp'
   bodyLimit: number
+  isAllowedIp: (ip: string | undefined) => boolean
+  auth: AuthSettings
+  tokenEndpoint: TokenEndpointSettings | null
+  resolvePaymentMethod: CardForwardingOptions<any>['resolvePaymentMethod']
   adapters: Map<string, PspAdapter<any>>
   destinations: Map<string, PreparedDestination>
+  onAudit: ((event: AuditEvent) => void) | undefined
+  onForward: ((event: ForwardMetric) => void) | undefined
+  idempotency: { store: IdempotencyStore, ttlMs: number }
+  retry: { retries: number, baseDelayMs: number }
+  shutdownGraceMs: number
+  loadShedding: Required<LoadSheddingOptions> | false
 }
 
-/** Validates everything but auth and allowedIps (their own modules do) and prepares destinations once. */
-export function resolveOptions (options: CardForwardingOptions<any>): ResolvedOptions {
-  if (options === null || typeof options !== 'object') throw new Error('options: required')
+/** What the host's server options say that the plugin must check against its own. */
+export interface HostSettings {
+  trustProxy: unknown
+}
+
+/** Checks every option (throwing an Error that names the first one wrong) and fills in the defaults. */
+export function resolveOptions (options: CardForwardingOptions<any>, host: HostSettings = { trustProxy: undefined }): ResolvedOptions {
+  if (!isObject(options)) throw new Error('options: required')
   if (typeof options.resolvePaymentMethod !== 'function') throw new Error('resolvePaymentMethod: must be a function')
   const path = options.path ?? '/v1/initiate-payment-sharing'
   if (typeof path !== 'string' || !PATH.test(path)) throw new Error('path: must be an absolute URL path')
   const relay = options.relay ?? 'destination'
   if (relay !== 'destination' && relay !== 'psp') throw new Error("relay: must be 'destination' or 'psp'")
   const bodyLimit = options.bodyLimit ?? 8192
-  if (!Number.isInteger(bodyLimit) || bodyLimit < 256 || bodyLimit > 65_536) throw new Error('bodyLimit: must be an integer from 256 to 65536')
-  if (options.onAudit !== undefined && typeof options.onAudit !== 'function') throw new Error('onAudit: must be a function')
-  if (options.onForward !== undefined && typeof options.onForward !== 'function') throw new Error('onForward: must be a function')
+  checkInteger(bodyLimit, 'bodyLimit', 256, 65_536)
+  checkFunction(options.onAudit, 'onAudit')
+  checkFunction(options.onForward, 'onForward')
+  const adapters = resolveAdapters(options.psps)
+  const destinations = resolveDestinations(options.destinations, adapters, options.allowInsecureUrls === true)
+  const isAllowedIp = createAllowlist(options.allowedIps)
+  const tokenEndpoint = options.tokenEndpoint == null ? null : resolveTokenEndpoint(options.tokenEndpoint, options.auth)
+  const auth = resolveAuth(tokenEndpoint?.auth ?? options.auth)
+  checkTrustProxy(host.trustProxy, {
+    allowedIps: options.allowedIps,
+    ...(options.tokenEndpoint == null ? {} : { 'tokenEndpoint.allowedIps': options.tokenEndpoint.allowedIps })
+  }, options.allowUnsafeTrustProxy === true)
+  return {
+    path,
+    relay,
+    bodyLimit,
+    isAllowedIp,
+    auth,
+    tokenEndpoint,
+    resolvePaymentMethod: options.resolvePaymentMethod,
+    adapters,
+    destinations,
+    onAudit: options.onAudit,
+    onForward: options.onForward,
+    idempotency: resolveIdempotency(options.idempotencyStore, options.idempotencyTtlMs),
+    retry: resolveRetry(options.connectRetries, options.connectRetryDelayMs),
+    shutdownGraceMs: resolveShutdownGrace(options.shutdownGraceMs),
+    loadShedding: resolveLoadShedding(options.loadShedding)
+  }
+}
 
-  const adapters = new Map<string, PspAdapter<any>>()
-  if (options.psps === null || typeof options.psps !== 'object' || Object.keys(options.psps).length === 0) {
-    throw new Error('psps: give at least one PSP adapter')
+function resolveIdempotency (store: IdempotencyStore = memoryIdempotencyStore(), ttlMs = 24 * 60 * 60 * 1000): ResolvedOptions['idempotency'] {
+  for (const name of ['begin', 'complete', 'release'] as const) {
+    if (typeof store?.[name] !== 'function') throw new Error(`idempotencyStore: needs begin, complete and release functions (${name} is missing)`)
   }
-  for (const [key, adapter] of Object.entries(options.psps as Record<string, PspAdapter<any>>)) {
-    if (adapter === null || typeof adapter !== 'object' || typeof adapter.forward !== 'function' || typeof adapter.isRecord !== 'function' || typeof adapter.name !== 'string') {
-      throw new Error(`psps.${key}: not a PspAdapter (needs name, isRecord and forward)`)
-    }
-    adapters.set(key, adapter)
-  }
+  if (!Number.isInteger(ttlMs) || ttlMs < 1000) throw new Error('idempotencyTtlMs: must be an integer of at least 1000 (ms)')
+  return { store, ttlMs }
+}
 
-  const destinations = new Map<string, PreparedDestination>()
-  if (options.destinations === null || typeof options.destinations !== 'object' || Object.keys(options.destinations).length === 0) {
-    throw new Error('destinations: give at least one destination')
-  }
-  for (const [id, config] of Object.entries(options.destinations)) {
-    const where = `destinations.${id}`
-    if (!DESTINATION_ID.test(id)) throw new Error(`${where}: ids are 1-64 characters of A-Z a-z 0-9 . _ -`)
-    if (config === null || typeof config !== 'object') throw new Error(`${where}: must be an object`)
-    let url: URL | null = null
-    try { url = new URL(config.url) } catch {}
-    if (url === null || !(url.protocol === 'https:' || (options.allowInsecureUrls === true && isLoopback(url)))) {
-      throw new Error(`${where}.url: must be an https URL (http only on loopback with allowInsecureUrls)`)
-    }
-    if (url.username !== '' || url.password !== '') throw new Error(`${where}.url: must not carry credentials; use headers`)
-    const headers: Record<string, string> = {}
-    for (const [name, value] of Object.entries(config.headers ?? {})) {
-      if (!HEADER_NAME.test(name) || typeof value !== 'string' || !HEADER_VALUE.test(value)) {
-        throw new Error(`${where}.headers: "${name.slice(0, 64)}" is not a valid header`)
-      }
-      headers[name] = value
-    }
-    const template = config.body ?? DEFAULT_TEMPLATE
-    if (template === null || typeof template !== 'object' || Array.isArray(template)) throw new Error(`${where}.body: must be a JSON object template`)
-    const slots = parseTemplate(template, `${where}.body`)
-    if (!slots.some(s => s.token === 'card.number')) throw new Error(`${where}.body: has no {{card.number}}`)
-    const prepared: PreparedDestination = Object.freeze({ id, url: url.href, headers: Object.freeze(headers), template, slots })
-    for (const [key, adapter] of adapters) {
-      try {
-        adapter.prepareDestination?.(prepared)
-      } catch (err) {
-        throw new Error(`psps.${key}: ${(err as Error).message}`)
-      }
-    }
-    destinations.set(id, prepared)
-  }
-  return { path, relay, bodyLimit, adapters, destinations }
+function resolveRetry (retries = 2, baseDelayMs = 100): ResolvedOptions['retry'] {
+  if (!Number.isInteger(retries) || retries < 0 || retries > 5) throw new Error('connectRetries: must be an integer from 0 to 5')
+  if (!Number.isInteger(baseDelayMs) || baseDelayMs < 1 || baseDelayMs > 10_000) throw new Error('connectRetryDelayMs: must be an integer from 1 to 10000 (ms)')
+  return { retries, baseDelayMs }
+}
+
+function resolveShutdownGrace (graceMs = 8000): number {
+  if (!Number.isInteger(graceMs) || graceMs < 0) throw new Error('shutdownGraceMs: must be a non-negative integer (ms)')
+  return graceMs
 }

@@ -1,9 +1,4 @@
-export interface CircuitBreakerOptions {
-  /** Consecutive failures (PSP 5xx, timeouts, transport errors; never a PSP 4xx) that open the circuit. Default 5. */
-  failureThreshold?: number
-  /** How long an open circuit fails fast before it lets one half-open probe through, ms. Default 30000. */
-  coolDownMs?: number
-}
+import type { CircuitBreakerOptions } from '../../types/index.ts'
 
 /** While a half-open probe is out, other calls are told to come back in this long. */
 const PROBE_RETRY_MS = 1000
@@ -13,9 +8,8 @@ const PROBE_RETRY_MS = 1000
  * its success closes the circuit, its failure opens it again for another cool-down.
  */
 export function createCircuitBreaker (options: CircuitBreakerOptions = {}) {
+  // Checked with the other transport options, by createPspClient.
   const { failureThreshold = 5, coolDownMs = 30_000 } = options
-  if (!Number.isInteger(failureThreshold) || failureThreshold < 1) throw new Error('circuitBreaker.failureThreshold: must be a positive integer')
-  if (!Number.isInteger(coolDownMs) || coolDownMs < 1) throw new Error('circuitBreaker.coolDownMs: must be a positive integer (ms)')
   let failures = 0
   let openedAt = 0
   let open = false

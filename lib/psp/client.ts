@@ -1,60 +1,8 @@
 import { Agent, request, type Dispatcher } from 'undici'
-import { createCircuitBreaker, NO_CIRCUIT_BREAKER, type CircuitBreakerOptions } from './circuit-breaker.ts'
-import { PspError, PspTimeoutError, PspUnavailableError } from '../errors.ts'
-
-export interface PspTimeouts {
-  /** TCP + TLS connect, ms. Default 3000. */
-  connectMs?: number
-  /** Until the PSP's response headers, ms. Default 20000 (PSPs allow the destination 15 s or more). */
-  headersMs?: number
-  /** Between body chunks, ms. Default 10000. */
-  bodyMs?: number
-}
-
-export interface PspClientOptions {
-  /** The PSP's name, for error messages */
-  psp: string
-  /** Origin (and optional base path) of the PSP API, e.g. https://api.stripe.com */
-  baseUrl: string
-  timeouts?: PspTimeouts
-  /** Largest PSP response accepted, bytes. Default 1 MiB. */
-  maxResponseBytes?: number
-  /** A dispatcher of the partner's (a proxy agent, say); otherwise one Agent per adapter. */
-  dispatcher?: Dispatcher
-  /** Connections kept to the PSP. Default 64. */
-  connections?: number
-  /** Fail fast with 503 after consecutive PSP failures; `false` turns it off. Default on, see CircuitBreakerOptions. */
-  circuitBreaker?: CircuitBreakerOptions | false
-}
-
-export interface PspResponse {
-  statusCode: number
-  headers: Record<string, string | string[] | undefined>
-  /** Parsed JSON */
-  body: unknown
-  durationMs: number
-}
-
-export interface PspRequest {
-  headers: Record<string, string>
-  body?: string
-  signal?: AbortSignal
-}
-
-/**
- * What a PSP call that threw tells us about the forward: `not_sent` (no byte of the request left,
- * so nothing was forwarded) or `unknown` (the PSP may have forwarded the card). Errors an adapter
- * raises from a PSP answer carry neither: the PSP said it failed.
- */
-export type PspOutcome = 'not_sent' | 'unknown'
-
-export interface PspFailure extends Error {
-  /** A short identifier of what went wrong, e.g. connection_refused, headers_timeout. */
-  reason?: string
-  outcome?: PspOutcome
-  /** Seconds the caller should wait (an open circuit). */
-  retryAfter?: number
-}
+import type { CircuitBreakerOptions, PspClient, PspClientOptions, PspRequest, PspResponse, PspTimeouts, PspTransportOptions } from '../../types/index.ts'
+import { PspError, PspTimeoutError, PspUnavailableError, tagFailure, type Failure, type PspOutcome } from '../errors.ts'
+import { checkInteger, httpsUrl, isObject } from '../checks.ts'
+import { createCircuitBreaker, NO_CIRCUIT_BREAKER } from './circuit-breaker.ts'
 
 // undici's request() never follows redirects, so a PSP cannot bounce us elsewhere (ASVS 15.3.2).
 const TRANSPORT: Record<string, [reason: string, outcome: PspOutcome]> = {
@@ -76,17 +24,44 @@ const RETRYABLE = new Set(['connection_refused', 'dns_failed', 'connect_timeout'
 
 /** True for a connection fault raised before any byte of the request was sent (safe to retry with the same key). */
 export function isRetryableBeforeSend (err: unknown): boolean {
-  const failure = err as PspFailure
+  const failure = err as Failure
   return failure.outcome === 'not_sent' && RETRYABLE.has(failure.reason as string)
 }
 
-function tag<E extends Error> (err: E, reason: string, outcome?: PspOutcome): E & PspFailure {
-  return Object.assign(err, { reason, outcome })
+function tag<E extends Error> (err: E, reason: string, outcome?: PspOutcome): Failure<E> {
+  return tagFailure(err, { reason, outcome })
+}
+
+/** The transport part of an adapter's options (its baseUrl default is the adapter's own). */
+export function transport ({ timeouts, dispatcher, circuitBreaker }: PspTransportOptions): Omit<PspTransportOptions, 'baseUrl'> {
+  return { timeouts, dispatcher, circuitBreaker }
+}
+
+/**
+ * The transport options every adapter takes, checked once: the base-URL rule (https, or http on
+ * loopback for the sandbox), the timeouts and the circuit breaker. Messages start with the PSP's name.
+ */
+function checkTransport (options: PspClientOptions): URL {
+  const psp = options.psp
+  const base = httpsUrl(options.baseUrl, true)
+  if (base === null) throw new Error(`${psp}: baseUrl must be an https URL (or http on a loopback address)`)
+  const timeouts: PspTimeouts | undefined = options.timeouts
+  if (timeouts !== undefined && !isObject(timeouts)) throw new Error(`${psp}: timeouts must be an object`)
+  for (const name of ['connectMs', 'headersMs', 'bodyMs'] as const) checkInteger(timeouts?.[name], `${psp}: timeouts.${name}`, 1, 600_000)
+  checkInteger(options.maxResponseBytes, `${psp}: maxResponseBytes`, 1, 64 * 1024 * 1024)
+  checkInteger(options.connections, `${psp}: connections`, 1, 10_000)
+  const breaker: CircuitBreakerOptions | false | undefined = options.circuitBreaker
+  if (breaker !== undefined && breaker !== false && !isObject(breaker)) throw new Error(`${psp}: circuitBreaker must be an object or false`)
+  if (breaker !== undefined && breaker !== false) {
+    checkInteger(breaker.failureThreshold, `${psp}: circuitBreaker.failureThreshold`, 1, 1000)
+    checkInteger(breaker.coolDownMs, `${psp}: circuitBreaker.coolDownMs`, 1, 3_600_000)
+  }
+  return base
 }
 
 /** One undici dispatcher per adapter, with explicit timeouts and a circuit breaker; PSP faults become 502/503/504 errors. */
-export function createPspClient (options: PspClientOptions) {
-  const base = new URL(options.baseUrl)
+export function createPspClient (options: PspClientOptions): PspClient {
+  const base = checkTransport(options)
   const origin = base.origin
   const basePath = base.pathname.replace(/\/$/, '')
   const maxBytes = options.maxResponseBytes ?? 1024 * 1024
@@ -104,8 +79,7 @@ export function createPspClient (options: PspClientOptions) {
   async function send (method: 'GET' | 'POST', path: string, req: PspRequest): Promise<PspResponse> {
     const wait = breaker.admit()
     if (wait !== null) {
-      const retryAfter = Math.ceil(wait / 1000)
-      throw Object.assign(tag(new PspUnavailableError(options.psp), 'circuit_open', 'not_sent'), { retryAfter })
+      throw tagFailure(new PspUnavailableError(options.psp), { reason: 'circuit_open', outcome: 'not_sent', retryAfter: Math.ceil(wait / 1000) })
     }
     const seen = { status: 0 }
     let response: PspResponse
@@ -113,7 +87,7 @@ export function createPspClient (options: PspClientOptions) {
       response = await exchange(method, path, req, seen)
     } catch (err) {
       // Our own abort says nothing about the PSP; a 4xx we could not parse is still the PSP answering.
-      if ((err as PspFailure).reason === 'aborted') breaker.neutral()
+      if ((err as Failure).reason === 'aborted') breaker.neutral()
       else if (seen.status >= 400 && seen.status < 500) breaker.success()
       else breaker.failure()
       throw err
@@ -175,7 +149,7 @@ export function createPspClient (options: PspClientOptions) {
     return Buffer.concat(chunks).toString('utf8')
   }
 
-  function transportError (err: unknown, signal: AbortSignal | undefined): PspFailure {
+  function transportError (err: unknown, signal: AbortSignal | undefined): Failure {
     // An abort surfaces as the signal's reason, whatever it is.
     const code = signal?.aborted === true ? 'UND_ERR_ABORTED' : String((err as { code?: unknown }).code)
     const [reason, outcome] = TRANSPORT[code] ?? (CERTIFICATE.test(code) ? ['tls_failed', 'not_sent'] : ['connection_failed', 'unknown'])
@@ -189,5 +163,3 @@ export function createPspClient (options: PspClientOptions) {
     close: () => owned ? dispatcher.close() : Promise.resolve()
   }
 }
-
-export type PspClient = ReturnType<typeof createPspClient>

@@ -1,5 +1,6 @@
 /** Helpers every adapter uses to turn a PSP's relayed destination answer into the route's response. */
 import type { ForwardResult } from '../../types/index.ts'
+import { tagFailure } from '../errors.ts'
 
 /** The destination's answer as a PSP relays it: a status, headers in any of the PSPs' shapes, a body. */
 export interface DestinationAnswer { status: number, headers?: unknown, body?: unknown }
@@ -15,7 +16,7 @@ export function isDestinationAnswer (answer: unknown): answer is DestinationAnsw
  * forwarded the card: the outcome is unknown (audited forward_unknown: reconcile, never resend blindly).
  */
 export function forwardFailure<E extends Error> (error: E, pspStatus: number): E {
-  return pspStatus >= 400 && pspStatus < 500 ? error : Object.assign(error, { outcome: 'unknown' as const })
+  return pspStatus >= 400 && pspStatus < 500 ? error : tagFailure(error, { outcome: 'unknown' })
 }
 
 /** The route's ForwardResult from the relayed answer, the PSP's whole envelope and the time to report. */
@@ -43,7 +44,7 @@ export function headerMap (headers: unknown): Record<string, string> {
   return out
 }
 
-/** DESIGN §4: `body` is parsed JSON when the destination answered JSON, else the raw string. */
+/** The response contract (README): `body` is parsed JSON when the destination answered JSON, else the raw string. */
 export function destinationBody (raw: unknown, headers: Record<string, string>): unknown {
   if (typeof raw !== 'string') return raw ?? null
   if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(headers['content-type'] ?? '')) return raw

@@ -25,10 +25,3 @@ export async function retryBeforeSend<T> (attempt: () => Promise<T>, options: Re
     }
   }
 }
-
-/** Checks the connectRetries and connectRetryDelayMs options. */
-export function retryOptions (retries = 2, baseDelayMs = 100): Omit<RetryOptions, 'signal'> {
-  if (!Number.isInteger(retries) || retries < 0 || retries > 5) throw new Error('connectRetries: must be an integer from 0 to 5')
-  if (!Number.isInteger(baseDelayMs) || baseDelayMs < 1 || baseDelayMs > 10_000) throw new Error('connectRetryDelayMs: must be an integer from 1 to 10000 (ms)')
-  return { retries, baseDelayMs }
-}

@@ -1,10 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { timingSafeEqual } from 'node:crypto'
 import type { CustomerIdentifiers } from '../../types/index.ts'
-
-/** SHA-256 of a UTF-8 string, for constant-time comparisons of equal-length digests. */
-export function sha256 (value: string): Buffer {
-  return createHash('sha256').update(value).digest()
-}
+import { sha256 } from '../hash.ts'
 
 function same (sent: string, known: unknown): boolean {
   // Digests are equal-length, so the comparison time does not depend on where values differ.

@@ -15,7 +15,7 @@ export const CustomerIdentifiersSchema = Type.Object({
   description: "What Rokt knows about the shopper: every identifier sent must match the vault's record, else 404"
 })
 
-/** Rokt's body. Unknown top-level fields are ignored, never used (DESIGN §6); inside, all is strict. */
+/** Rokt's body. Unknown top-level fields are ignored, never used (Rokt may add fields: README, Security); inside, all is strict. */
 export const PaymentSharingBodySchema = Type.Object({
   partnerPaymentReference: Type.String({ minLength: 1, maxLength: 128, pattern: PRINTABLE, description: "The partner's reference for the first purchase, as given to Rokt's SDK" }),
   destination: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: "Rokt's destination id, e.g. COM.ROKT.CATALOG" }),
@@ -40,7 +40,7 @@ export const ErrorSchema = Type.Object({
 function errorCodes (): string {
   const fastifyCodes: Array<[number, string]> = [[400, 'FST_ERR_VALIDATION'], [413, 'FST_ERR_CTP_BODY_TOO_LARGE'], [500, 'CARD_FORWARDING_INTERNAL_ERROR'], [503, 'FST_UNDER_PRESSURE']]
   const ownCodes = Object.values(errors)
-    .filter(value => typeof value === 'function' && value.prototype instanceof Error)
+    .filter(value => typeof value === 'function' && value.prototype instanceof Error && value !== errors.OAuthError)
     .map(ErrorClass => new (ErrorClass as any)() as { statusCode: number, code: string })
     .map(({ statusCode, code }): [number, string] => [statusCode, code])
   return [...fastifyCodes, ...ownCodes].sort((a, b) => a[0] - b[0]).map(([status, code]) => `${status} ${code}`).join(', ')

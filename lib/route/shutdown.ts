@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { ShuttingDownError } from '../errors.ts'
-import type { PspFailure } from '../psp/client.ts'
+import { ShuttingDownError, tagFailure, type Failure, type PspOutcome } from '../errors.ts'
 
-function shuttingDown (outcome: 'not_sent' | 'unknown', cause?: unknown): PspFailure {
-  return Object.assign(new ShuttingDownError({ cause }), { reason: 'shutdown', outcome, retryAfter: 1 })
+function shuttingDown (outcome: PspOutcome, cause?: unknown): Failure {
+  return tagFailure(new ShuttingDownError({ cause }), { reason: 'shutdown', outcome, retryAfter: 1 })
 }
 
 /**
@@ -13,8 +12,7 @@ function shuttingDown (outcome: 'not_sent' | 'unknown', cause?: unknown): PspFai
  * are aborted so the app can close. An aborted forward fails with outcome `unknown` (the PSP may
  * have acted), never a plain failure.
  */
-export function createShutdown (fastify: FastifyInstance, graceMs = 8000) {
-  if (!Number.isInteger(graceMs) || graceMs < 0) throw new Error('shutdownGraceMs: must be a non-negative integer (ms)')
+export function registerShutdown (fastify: FastifyInstance, graceMs: number) {
   let closing = false
   const inFlight = new Map<AbortController, Promise<unknown>>()
 
@@ -48,7 +46,7 @@ export function createShutdown (fastify: FastifyInstance, graceMs = 8000) {
       return await done.finally(() => inFlight.delete(controller))
     } catch (err) {
       if (!controller.signal.aborted) throw err
-      throw shuttingDown((err as PspFailure).outcome === 'not_sent' ? 'not_sent' : 'unknown', err)
+      throw shuttingDown((err as Failure).outcome === 'not_sent' ? 'not_sent' : 'unknown', err)
     }
   }
 

@@ -1,26 +1,8 @@
-import type { Dispatcher } from 'undici'
-import type { AdyenVaultRecord, BillingAddress, CanonicalToken, ForwardInput, ForwardResult, PreparedDestination, PspAdapter } from '../../../types/index.ts'
-import { isLoopback } from '../../edge/auth.ts'
+import type { AdyenOptions, AdyenVaultRecord, BillingAddress, CanonicalToken, ForwardInput, ForwardResult, PreparedDestination, PspAdapter } from '../../../types/index.ts'
 import { PspError, safeCode } from '../../errors.ts'
-import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
-import { createPspClient, type PspTimeouts } from '../client.ts'
+import { createPspClient, transport } from '../client.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, isCardToken, renderTemplate } from '../../template.ts'
-
-export interface AdyenOptions {
-  /** A Checkout API key with the Checkout webservice and Merchant Recurring roles. */
-  apiKey: string
-  merchantAccount: string
-  environment: 'test' | 'live'
-  /** Your live endpoint prefix (Customer Area > Developers > API URLs); required for 'live'. */
-  liveUrlPrefix?: string
-  /** Overrides the environment's base URL (the sandbox simulator's URL in tests). */
-  baseUrl?: string
-  timeouts?: PspTimeouts
-  dispatcher?: Dispatcher
-  /** Fail fast (503) after consecutive PSP failures; `false` turns it off. Default 5 failures, 30 s cool-down. */
-  circuitBreaker?: CircuitBreakerOptions | false
-}
 
 /** Adyen's limit on `request.body` (CheckoutOutgoingForwardRequest.body maxLength). */
 export const ADYEN_MAX_BODY = 20_000
@@ -69,10 +51,7 @@ export function adyen (options: AdyenOptions): PspAdapter<AdyenVaultRecord> {
   const baseUrl = options.baseUrl ?? (options.environment === 'live'
     ? `https://${options.liveUrlPrefix}-checkout-live.adyenpayments.com/checkout`
     : 'https://checkout-test.adyen.com')
-  const base = URL.parse(baseUrl)
-  if (base === null || (base.protocol !== 'https:' && !isLoopback(base))) throw new Error('adyen: baseUrl must be an https URL (or http on a loopback address)')
-
-  const client = createPspClient({ psp: 'adyen', baseUrl, timeouts: options.timeouts, dispatcher: options.dispatcher, circuitBreaker: options.circuitBreaker })
+  const client = createPspClient({ ...transport(options), psp: 'adyen', baseUrl })
   const merchantAccount = options.merchantAccount
   const auth = { 'x-api-key': options.apiKey, 'content-type': 'application/json', accept: 'application/json' }
   const prepared = new Map<string, AdyenDestination>()

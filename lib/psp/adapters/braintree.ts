@@ -1,9 +1,9 @@
-import type { Dispatcher } from 'undici'
-import type { BodyTemplate, BodyTemplateValue, BraintreeVaultRecord, CanonicalToken, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, TemplateSlot } from '../../../types/index.ts'
-import { isLoopback } from '../../edge/auth.ts'
+import type {
+  BodyTemplate, BodyTemplateValue, BraintreeForwardConfig, BraintreeOptions, BraintreeTransformation, BraintreeVaultRecord,
+  CanonicalToken, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, TemplateSlot
+} from '../../../types/index.ts'
 import { PspError, PspTimeoutError, safeCode } from '../../errors.ts'
-import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
-import { createPspClient, type PspTimeouts } from '../client.ts'
+import { createPspClient, transport } from '../client.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, DEFAULT_TEMPLATE, isCardToken, parseTemplate, pointer } from '../../template.ts'
 
@@ -23,40 +23,6 @@ import { billingValue, DEFAULT_TEMPLATE, isCardToken, parseTemplate, pointer } f
  * no secret is ever written into a config submitted for review; other template values are literals.
  * The same config therefore serves every customer, inline in sandbox and by name in production.
  */
-
-export interface BraintreeOptions {
-  merchantId: string
-  publicKey: string
-  privateKey: string
-  environment: 'sandbox' | 'production'
-  /**
-   * The name of the config Braintree loaded (required in production): one name for every destination,
-   * or one per destination id. In sandbox it only names the inline config.
-   */
-  configName?: string | Record<string, string>
-  /** Default: https://forwarding.sandbox.braintreegateway.com or https://forwarding.braintreegateway.com */
-  baseUrl?: string
-  timeouts?: PspTimeouts
-  dispatcher?: Dispatcher
-  /** Fail fast (503) after consecutive PSP failures; `false` turns it off. Default 5 failures, 30 s cool-down. */
-  circuitBreaker?: CircuitBreakerOptions | false
-}
-
-export interface BraintreeTransformation {
-  path: string
-  value: string | number | boolean | null
-}
-
-/** A Forward API config, as Braintree documents it (reference/forward-api/config). */
-export interface BraintreeForwardConfig {
-  name: string
-  methods: string[]
-  /** A regular expression the request's url must match. */
-  url: string
-  types: string[]
-  request_format: Record<string, 'json' | 'urlencode' | 'xml'>
-  transformations: BraintreeTransformation[]
-}
 
 const BASE_URL = {
   sandbox: 'https://forwarding.sandbox.braintreegateway.com',
@@ -159,16 +125,7 @@ export function braintree (options: BraintreeOptions): PspAdapter<BraintreeVault
   if (!validNames) throw new Error('braintree: configName must be a config name or a map of destination id to config name')
   if (production && names === undefined) throw new Error('braintree: configName is required in production (inline configs are sandbox only)')
 
-  const baseUrl = options.baseUrl ?? BASE_URL[options.environment]
-  let base: URL
-  try {
-    base = new URL(baseUrl)
-  } catch {
-    throw new Error('braintree: baseUrl must be a URL')
-  }
-  if (base.protocol !== 'https:' && !isLoopback(base)) throw new Error('braintree: baseUrl must be https')
-
-  const client = createPspClient({ psp: 'braintree', baseUrl, timeouts: options.timeouts, dispatcher: options.dispatcher, circuitBreaker: options.circuitBreaker })
+  const client = createPspClient({ ...transport(options), psp: 'braintree', baseUrl: options.baseUrl ?? BASE_URL[options.environment] })
   const headers = {
     authorization: 'Basic ' + Buffer.from(`${options.publicKey}:${options.privateKey}`).toString('base64'),
     'content-type': 'application/json',

@@ -1,25 +1,8 @@
-import type { Dispatcher } from 'undici'
-import type { CanonicalToken, CheckoutComVaultRecord, ForwardInput, ForwardResult, PreparedDestination, PspAdapter } from '../../../types/index.ts'
-import { isLoopback } from '../../edge/auth.ts'
+import type { CanonicalToken, CheckoutComOptions, CheckoutComVaultRecord, ForwardInput, ForwardResult, PreparedDestination, PspAdapter } from '../../../types/index.ts'
 import { PspError, safeCode } from '../../errors.ts'
-import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
-import { createPspClient, type PspTimeouts } from '../client.ts'
+import { createPspClient, transport } from '../client.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
 import { renderTemplate } from '../../template.ts'
-
-export interface CheckoutComOptions {
-  /** A secret API key (`sk_sbox_…`, `sk_…`, or a previous-platform `sk_test_<uuid>` / `sk_<uuid>`) with Forward API access. */
-  secretKey: string
-  environment: 'sandbox' | 'production'
-  /** Overrides the environment's forward host (the sandbox simulator's URL in tests). */
-  baseUrl?: string
-  /** `pc_…`: the processing channel the forward is billed to. */
-  processingChannelId?: string
-  timeouts?: PspTimeouts
-  dispatcher?: Dispatcher
-  /** Fail fast (503) after consecutive PSP failures; `false` turns it off. Default 5 failures, 30 s cool-down. */
-  circuitBreaker?: CircuitBreakerOptions | false
-}
 
 /** The Forward API hosts (checkout-sdk-node src/config.js FORWARD_SANDBOX_URL / FORWARD_LIVE_URL). */
 export const CHECKOUT_COM_FORWARD_URLS = {
@@ -70,11 +53,7 @@ export function checkoutCom (options: CheckoutComOptions): PspAdapter<CheckoutCo
   if (options.processingChannelId !== undefined && (typeof options.processingChannelId !== 'string' || !PROCESSING_CHANNEL.test(options.processingChannelId))) {
     throw new Error(`${NAME}: processingChannelId must be a processing channel id (pc_ and 26 characters)`)
   }
-  const baseUrl = options.baseUrl ?? CHECKOUT_COM_FORWARD_URLS[options.environment]
-  const base = URL.parse(baseUrl)
-  if (base === null || (base.protocol !== 'https:' && !isLoopback(base))) throw new Error(`${NAME}: baseUrl must be an https URL (or http on a loopback address)`)
-
-  const client = createPspClient({ psp: NAME, baseUrl, timeouts: options.timeouts, dispatcher: options.dispatcher, circuitBreaker: options.circuitBreaker })
+  const client = createPspClient({ ...transport(options), psp: NAME, baseUrl: options.baseUrl ?? CHECKOUT_COM_FORWARD_URLS[options.environment] })
   const auth = { authorization: checkoutComAuthorization(options.secretKey), 'content-type': 'application/json' }
   const tail = options.processingChannelId === undefined ? '}' : `,"processing_channel_id":${JSON.stringify(options.processingChannelId)}}`
   /** Destination id -> its `destination_request`, already JSON: the request path only adds the source. */

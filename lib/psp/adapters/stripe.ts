@@ -1,22 +1,8 @@
-import type { Dispatcher } from 'undici'
-import type { BillingAddress, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, StripeVaultRecord } from '../../../types/index.ts'
-import { isLoopback } from '../../edge/auth.ts'
-import { PspError, safeCode } from '../../errors.ts'
-import type { CircuitBreakerOptions } from '../circuit-breaker.ts'
-import { createPspClient, type PspTimeouts } from '../client.ts'
+import type { BillingAddress, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, StripeOptions, StripeVaultRecord } from '../../../types/index.ts'
+import { PspError, safeCode, tagFailure } from '../../errors.ts'
+import { createPspClient, transport } from '../client.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, isCardToken, renderTemplate } from '../../template.ts'
-
-export interface StripeOptions {
-  /** A secret (sk_) or restricted (rk_) key with forwarding_request_write (and payment_method read). */
-  apiKey: string
-  /** Default https://api.stripe.com; the sandbox simulator's URL in tests. */
-  baseUrl?: string
-  timeouts?: PspTimeouts
-  dispatcher?: Dispatcher
-  /** Fail fast (503) after consecutive PSP failures; `false` turns it off. Default 5 failures, 30 s cool-down. */
-  circuitBreaker?: CircuitBreakerOptions | false
-}
 
 const KEY = /^(?:sk|rk)_(?:test|live)_[A-Za-z0-9_]{4,247}$/
 const PAYMENT_METHOD = /^pm_[A-Za-z0-9_]{1,250}$/
@@ -47,10 +33,7 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
   if (options === null || typeof options !== 'object' || typeof options.apiKey !== 'string' || !KEY.test(options.apiKey)) {
     throw new Error('stripe: apiKey must be a Stripe secret (sk_) or restricted (rk_) key')
   }
-  const baseUrl = options.baseUrl ?? 'https://api.stripe.com'
-  const base = new URL(baseUrl)
-  if (base.protocol !== 'https:' && !isLoopback(base)) throw new Error('stripe: baseUrl must be https')
-  const client = createPspClient({ psp: 'stripe', baseUrl, timeouts: options.timeouts, dispatcher: options.dispatcher, circuitBreaker: options.circuitBreaker })
+  const client = createPspClient({ ...transport(options), psp: 'stripe', baseUrl: options.baseUrl ?? 'https://api.stripe.com' })
   const auth = { authorization: `Bearer ${options.apiKey}` }
   const prepared = new Map<string, StripeDestination>()
 
@@ -77,7 +60,7 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
       res = await client.get(`/v1/payment_methods/${record.paymentMethod}`, { headers: auth, signal })
     } catch (err) {
       // A lookup that failed, even mid-answer, forwarded nothing.
-      throw Object.assign(err as Error, { outcome: 'not_sent' })
+      throw tagFailure(err as Error, { outcome: 'not_sent' })
     }
     if (res.statusCode !== 200) throw stripeError(res.body)
     // A PaymentMethod may lack billing_details or its address: Object() turns a missing level into {}.

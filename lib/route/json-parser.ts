@@ -1,0 +1,23 @@
+import { errorCodes, type FastifyInstance } from 'fastify'
+
+/**
+ * Only JSON, parsed here whatever the host's onProtoPoisoning says: a __proto__ key, or a
+ * constructor.prototype, anywhere in the body is a 400 (secure-json-parse's rule, without the dependency).
+ */
+export function registerJsonParser (fastify: FastifyInstance): void {
+  fastify.removeAllContentTypeParsers()
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, JSON.parse(body as string, rejectPoisoning))
+    } catch {
+      done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY(), undefined)
+    }
+  })
+}
+
+function rejectPoisoning (key: string, value: unknown): unknown {
+  if (key === '__proto__' || (key === 'constructor' && value !== null && typeof value === 'object' && Object.hasOwn(value, 'prototype'))) {
+    throw new Error('prototype poisoning')
+  }
+  return value
+}

@@ -1,0 +1,44 @@
+export type AuditEventType =
+  | 'accepted' | 'ip_denied' | 'auth_failed' | 'scope_denied' | 'validation_failed'
+  | 'not_found' | 'forward_ok' | 'forward_failed' | 'forward_unknown' | 'duplicate_replayed'
+  | 'internal_error' | 'token_issued' | 'token_denied'
+
+/** What `onForward` receives: one forward, for metrics (no reference, no customer data). */
+export interface ForwardMetric {
+  psp: string
+  destination: string
+  /** ok: the PSP forwarded; failed: it did not; unknown: it may have (reconcile) */
+  outcome: 'ok' | 'failed' | 'unknown'
+  /** The PSP call, retries included, in ms */
+  durationMs: number
+  /** The status the route answered */
+  statusCode: number
+  /** The destination's status, when the PSP forwarded */
+  destinationStatus?: number
+  /** The error code, when it did not */
+  code?: string
+}
+
+export interface AuditEvent {
+  event: AuditEventType
+  /** success for accepted, forward_ok and token_issued; failure for everything else */
+  outcome: 'success' | 'failure'
+  /** UTC ISO-8601 */
+  time: string
+  requestId: string
+  /** The client address as trustProxy resolved it; control characters escaped, at most 64 characters. */
+  ip: string
+  /** The OAuth client (see `clientIdClaim`, else sub) of the verified token, when known; escaped, at most 128 characters. */
+  actor?: string
+  destination?: string
+  /** A short SHA-256 of partnerPaymentReference, never the reference itself */
+  referenceHash?: string
+  psp?: string
+  statusCode: number
+  code?: string
+  /**
+   * Why, as a fixed identifier, for operators (never sent to the caller): a refused token
+   * (FAST_JWT_EXPIRED, token_lifetime…) or a failed PSP call (connection_refused, headers_timeout, circuit_open…).
+   */
+  reason?: string
+}
