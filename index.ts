@@ -33,7 +33,7 @@ export * as errors from './lib/errors.ts'
 export * from './lib/errors.ts'
 export { createPspClient } from './lib/psp/client.ts'
 export { DEFAULT_TEMPLATE, billingValue, isCardToken, renderTemplate } from './lib/template.ts'
-export { destinationBody, forwardFailure, forwardResult, headerMap, isDestinationAnswer, type DestinationAnswer } from './lib/psp/relay.ts'
+export { destinationBody, forwardFailure, forwardResult, headerMap, isDestinationAnswer } from './lib/psp/relay.ts'
 export { memoryIdempotencyStore } from './lib/stores/memory.ts'
 // Bearer-token conventions of common authorization servers, and the built-in token endpoint's secrets.
 export { authPresets } from './lib/edge/auth-presets.ts'

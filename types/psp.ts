@@ -39,6 +39,9 @@ export interface ForwardResult {
   pspBody: unknown
 }
 
+/** The destination's answer as a PSP relays it: a status, headers in any of the PSPs' shapes, a body. */
+export interface DestinationAnswer { status: number, headers?: unknown, body?: unknown }
+
 export interface ForwardInput<TRecord> {
   record: TRecord & VaultedPaymentMethodBase
   destination: PreparedDestination

@@ -1,9 +1,6 @@
 /** Helpers every adapter uses to turn a PSP's relayed destination answer into the route's response. */
-import type { ForwardResult } from '../../types/index.ts'
+import type { DestinationAnswer, ForwardResult } from '../../types/index.ts'
 import { tagFailure } from '../errors.ts'
-
-/** The destination's answer as a PSP relays it: a status, headers in any of the PSPs' shapes, a body. */
-export interface DestinationAnswer { status: number, headers?: unknown, body?: unknown }
 
 /** True when the PSP's envelope holds an answer from the destination (an integer status at least). */
 export function isDestinationAnswer (answer: unknown): answer is DestinationAnswer {
