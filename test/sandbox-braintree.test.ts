@@ -6,8 +6,9 @@ import { BRAINTREE_SANDBOX_CREDENTIALS, BRAINTREE_TEST_TOKENS, buildBraintreeSim
 import { startFakeDestination, type FakeDestination } from '../lib/sandbox/destination.ts'
 import { TEST_CARDS } from '../lib/sandbox/test-cards.ts'
 
-// The simulator is checked against Braintree's documentation (reference/forward-api/*), not against
-// our adapter: request keys, Basic auth, config and transformations, envelope and error shapes.
+// The simulator is checked against Braintree's documentation
+// (https://developer.paypal.com/braintree/docs/reference/forward-api/forward/ and the pages beside it),
+// not against our adapter: request keys, Basic auth, config and transformations, envelope and error shapes.
 
 const AUTH = 'Basic ' + Buffer.from(`${BRAINTREE_SANDBOX_CREDENTIALS.publicKey}:${BRAINTREE_SANDBOX_CREDENTIALS.privateKey}`).toString('base64')
 

@@ -1,6 +1,7 @@
 /**
  * A local Adyen Checkout `/forward` (API v71), read from Adyen's documentation rather than from our adapter:
- * reference/psp-forward-apis.md §3 and the v71 schema of `CheckoutForwardRequest`.
+ * https://docs.adyen.com/online-payments/tokenization/forward-payment-details and the v71 schema of
+ * `CheckoutForwardRequest` (https://docs.adyen.com/api-explorer/Checkout/71/post/forward).
  *
  * - `POST /v71/forward` (test shape) and `POST /checkout/v71/forward` (live shape).
  * - Auth: `X-API-Key`, or HTTP Basic with a web service user.

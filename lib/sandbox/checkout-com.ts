@@ -1,8 +1,9 @@
 /**
  * A local Checkout.com Forward API (Beta), read from its documentation and official SDKs
- * (reference/psp-forward-apis.md §5): `POST /forward` and `GET /forward/{id}` on the forward host,
- * the secret key in `Authorization`, `source` + `destination_request`, `{{snake_case}}` placeholders
- * filled from the vaulted card, and `{ request_id, destination_response }` back.
+ * (https://www.checkout.com/docs/payments/manage-payments/forward-stored-payment-credentials):
+ * `POST /forward` and `GET /forward/{id}` on the forward host, the secret key in `Authorization`,
+ * `source` + `destination_request`, `{{snake_case}}` placeholders filled from the vaulted card, and
+ * `{ request_id, destination_response }` back.
  *
  * It is not a mirror of our adapter: it checks what Checkout.com documents and nothing it does not.
  * It never logs: card data only travels to the destination.

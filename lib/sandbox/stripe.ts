@@ -11,9 +11,10 @@ import type { SandboxCard } from './test-cards.ts'
 
 /**
  * A local Stripe Vault & Forward simulator: `POST /v1/forwarding/requests` and friends, with
- * Stripe's auth, form encoding (bracket notation), ForwardingRequest object and error envelope,
- * as described in reference/psp-forward-apis.md §2. It never logs (logger off) and never returns a
- * card value: the ForwardingRequest it answers with is redacted, like Stripe's.
+ * Stripe's auth, form encoding (bracket notation), ForwardingRequest object and error envelope, as
+ * https://docs.stripe.com/payments/vault-and-forward and https://docs.stripe.com/api/forwarding/request
+ * describe them. It never logs (logger off) and never returns a card value: the ForwardingRequest it
+ * answers with is redacted, like Stripe's.
  */
 
 export const STRIPE_SANDBOX_API_KEY = 'sk_test_sandbox'
