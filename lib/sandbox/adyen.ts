@@ -20,7 +20,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { listen, type RunningServer } from './server.ts'
+import { createRecorder, recordOnArrival, type RecordedRequest, type Recorder } from './recorder.ts'
+import { serve, type RecordingServer, type SandboxServerOptions } from './server.ts'
 import { createDestinationCaller, DestinationUnreachableError } from './outbound.ts'
 import { TEST_CARDS, type SandboxCard } from './test-cards.ts'
 
@@ -31,14 +32,9 @@ export interface AdyenStoredPaymentMethod {
 }
 
 /** What the simulator received, for tests ("nothing reached the PSP"). Bodies hold placeholders, never card data. */
-export interface AdyenRecordedRequest {
-  method: string
-  path: string
-  headers: Record<string, string | string[] | undefined>
-  body: unknown
-}
+export type AdyenRecordedRequest = RecordedRequest
 
-export interface AdyenSimulatorOptions {
+export interface AdyenSimulatorOptions extends SandboxServerOptions<AdyenRecordedRequest> {
   /** Accepted `X-API-Key`. Default ADYEN_SANDBOX.apiKey. */
   apiKey?: string
   /** A web service user accepted through HTTP Basic. */
@@ -53,12 +49,14 @@ export interface AdyenSimulatorOptions {
   environment?: 'test' | 'live'
   /** How long the simulated Adyen waits for the third party, ms. Default 15000. */
   destinationTimeoutMs?: number
-  /** Where received requests are recorded. Default a new array. */
+  /**
+   * The array received requests are recorded into. Default a new array. Ignored when `recorder` is given.
+   * @deprecated Pass a `recorder` (createRecorder()), as every simulator takes.
+   */
   requests?: AdyenRecordedRequest[]
 }
 
-export interface AdyenSimulator extends RunningServer {
-  requests: AdyenRecordedRequest[]
+export interface AdyenSimulator extends RecordingServer<AdyenRecordedRequest> {
   /** How many `POST .../v71/forward` were received (authenticated or not). */
   readonly calls: number
 }
@@ -304,6 +302,10 @@ function basicCredentials (header: string | undefined): string | undefined {
 
 /** The Adyen Checkout `/forward` simulator as a Fastify app (not listening). */
 export function buildAdyenSimulator (options: AdyenSimulatorOptions = {}): FastifyInstance {
+  return createAdyenSimulator(options).app
+}
+
+function createAdyenSimulator (options: AdyenSimulatorOptions): { app: FastifyInstance, recorder: Recorder<AdyenRecordedRequest> } {
   const apiKey = options.apiKey ?? ADYEN_SANDBOX.apiKey
   const basic = options.basicAuth === undefined ? undefined : `${options.basicAuth.username}:${options.basicAuth.password}`
   const restricted = new Set(options.keysWithoutRecurringRole ?? [])
@@ -315,26 +317,24 @@ export function buildAdyenSimulator (options: AdyenSimulatorOptions = {}): Fasti
     vault.set(m.shopperReference, shopper)
   }
   const live = options.environment === 'live'
-  const requests = options.requests ?? []
+  const recorder = options.recorder ?? createRecorder({ requests: options.requests })
   const caller = createDestinationCaller(options.destinationTimeoutMs ?? 15_000)
   /** Idempotency-Key -> the stored 200 body (replayed), or 'pending' while the first attempt runs. */
   const idempotency = new Map<string, unknown>()
-  const recorded = new WeakMap<FastifyRequest, AdyenRecordedRequest>()
 
   const app = Fastify({ logger: false, bodyLimit: MAX_PAYLOAD })
 
+  recordOnArrival(app, recorder, {
+    entry: (request) => ({ method: request.method, path: request.url, headers: { ...request.headers }, body: undefined }),
+    addBody: (entry, body) => { entry.body = body },
+    isCall: (entry) => entry.method === 'POST' && (ADYEN_FORWARD_PATHS as readonly string[]).includes(entry.path.split('?')[0])
+  })
+
   app.addHook('onRequest', async (request, reply) => {
-    const entry: AdyenRecordedRequest = { method: request.method, path: request.url, headers: { ...request.headers }, body: undefined }
-    requests.push(entry)
-    recorded.set(request, entry)
     const key = request.headers['x-api-key']
     if (typeof key === 'string' && restricted.has(key)) return send(reply, errors.notAllowed())
     const authenticated = key === apiKey || (basic !== undefined && basicCredentials(request.headers.authorization) === basic)
     if (!authenticated) return send(reply, errors.unauthorized())
-  })
-
-  app.addHook('preHandler', async (request) => {
-    (recorded.get(request) as AdyenRecordedRequest).body = request.body
   })
 
   // Fastify's own body errors (invalid JSON, a media type other than JSON, an oversized body).
@@ -348,7 +348,7 @@ export function buildAdyenSimulator (options: AdyenSimulatorOptions = {}): Fasti
 
   app.addHook('onClose', async () => { await caller.close() })
 
-  return app
+  return { app, recorder }
 
   async function forward (request: FastifyRequest, reply: FastifyReply) {
     const keyHeader = request.headers['idempotency-key']
@@ -417,15 +417,8 @@ export function buildAdyenSimulator (options: AdyenSimulatorOptions = {}): Fasti
   }
 }
 
-/** Starts the simulator on 127.0.0.1 (a free port unless one is given). */
-export async function startAdyenSimulator (options: AdyenSimulatorOptions = {}, port = 0): Promise<AdyenSimulator> {
-  const requests = options.requests ?? []
-  const app = buildAdyenSimulator({ ...options, requests })
-  const server = await listen(app, port)
-  return {
-    url: server.url,
-    close: server.close,
-    requests,
-    get calls () { return requests.filter(r => r.method === 'POST' && (ADYEN_FORWARD_PATHS as readonly string[]).includes(r.path.split('?')[0])).length }
-  }
+/** Starts the simulator on 127.0.0.1 (a free port unless `options.port` is given). */
+export async function startAdyenSimulator (options: AdyenSimulatorOptions = {}): Promise<AdyenSimulator> {
+  const { app, recorder } = createAdyenSimulator(options)
+  return serve(app, recorder, options.port)
 }

@@ -48,7 +48,8 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createDestinationCaller, DestinationUnreachableError } from './outbound.ts'
-import { listen, type RunningServer } from './server.ts'
+import { createRecorder, type RecordedRequest, type Recorder } from './recorder.ts'
+import { serve, type RecordingServer, type SandboxServerOptions } from './server.ts'
 import { TEST_CARDS, type SandboxCard } from './test-cards.ts'
 
 /** A vault entry that is not an exportable card: the two documented 422 cases. */
@@ -71,7 +72,7 @@ export const BRAINTREE_SANDBOX_CREDENTIALS = {
   privateKey: 'sandbox_private_key'
 } as const
 
-export interface BraintreeSimulatorOptions {
+export interface BraintreeSimulatorOptions extends SandboxServerOptions<BraintreeRecordedRequest> {
   merchantId?: string
   publicKey?: string
   privateKey?: string
@@ -87,16 +88,11 @@ export interface BraintreeSimulatorOptions {
   destinationTimeoutMs?: number
 }
 
-export interface RecordedRequest {
-  method: string
-  path: string
-  headers: Record<string, string | string[] | undefined>
-  body: unknown
-}
+/** A request that reached the Forward API route (`POST /`, its JSON body parsed). */
+export type BraintreeRecordedRequest = RecordedRequest
 
-export interface BraintreeSimulator extends RunningServer {
-  /** Every request that reached the Forward API route. */
-  requests: RecordedRequest[]
+export interface BraintreeSimulator extends RecordingServer<BraintreeRecordedRequest> {
+  /** How many requests reached the Forward API route: every recorded one. */
   readonly calls: number
 }
 
@@ -131,19 +127,20 @@ class ValidationFailure extends Error {
 type Json = Record<string, unknown>
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v)
 
-const recorders = new WeakMap<FastifyInstance, RecordedRequest[]>()
-
 export function buildBraintreeSimulator (options: BraintreeSimulatorOptions = {}): FastifyInstance {
+  return createBraintreeSimulator(options).app
+}
+
+function createBraintreeSimulator (options: BraintreeSimulatorOptions): { app: FastifyInstance, recorder: Recorder<BraintreeRecordedRequest> } {
   const merchantId = options.merchantId ?? BRAINTREE_SANDBOX_CREDENTIALS.merchantId
   const expectedAuth = 'Basic ' + Buffer.from(`${options.publicKey ?? BRAINTREE_SANDBOX_CREDENTIALS.publicKey}:${options.privateKey ?? BRAINTREE_SANDBOX_CREDENTIALS.privateKey}`).toString('base64')
   const production = options.environment === 'production'
   const vault = { ...DEFAULT_VAULT, ...options.vault }
   const loaded = new Map((options.configs ?? []).map(c => [c.name, c as Json]))
-  const requests: RecordedRequest[] = []
+  const recorder = options.recorder ?? createRecorder<BraintreeRecordedRequest>()
   const callers = new Map<number, ReturnType<typeof createDestinationCaller>>()
 
   const app = Fastify({ logger: false })
-  recorders.set(app, requests)
   app.addHook('onClose', async () => {
     await Promise.all([...callers.values()].map(c => c.close()))
   })
@@ -155,7 +152,7 @@ export function buildBraintreeSimulator (options: BraintreeSimulatorOptions = {}
   })
 
   app.post('/', async (request, reply) => {
-    requests.push({ method: request.method, path: request.url, headers: { ...request.headers }, body: request.body })
+    recorder.record({ method: request.method, path: request.url, headers: { ...request.headers }, body: request.body })
     const uuid = randomUUID()
     const vaultError = (status: number, message?: string) => reply.code(status).send({
       error: 'Vault error',
@@ -283,7 +280,7 @@ export function buildBraintreeSimulator (options: BraintreeSimulatorOptions = {}
     if (!pattern.test(url)) throw new ValidationFailure('URL not allowed by config', { url }) // reading
   }
 
-  return app
+  return { app, recorder }
 }
 
 interface Outgoing {
@@ -356,14 +353,8 @@ function setIn (root: unknown, segments: string[], value: unknown): unknown {
   return top
 }
 
-/** Starts the simulator on 127.0.0.1 at a free port. */
+/** Starts the simulator on 127.0.0.1 (a free port unless `options.port` is given). */
 export async function startBraintreeSimulator (options: BraintreeSimulatorOptions = {}): Promise<BraintreeSimulator> {
-  const app = buildBraintreeSimulator(options)
-  const server = await listen(app)
-  const requests = recorders.get(app) as RecordedRequest[]
-  return {
-    ...server,
-    requests,
-    get calls () { return requests.length }
-  }
+  const { app, recorder } = createBraintreeSimulator(options)
+  return serve(app, recorder, options.port)
 }

@@ -9,9 +9,10 @@
  * It never logs: card data only travels to the destination.
  */
 import { randomBytes } from 'node:crypto'
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { createDestinationCaller, DestinationUnreachableError, type DestinationAnswer } from './outbound.ts'
-import { listen } from './server.ts'
+import { createRecorder, recordOnArrival, type RecordedRequest, type Recorder } from './recorder.ts'
+import { serve, type RecordingServer, type SandboxServerOptions } from './server.ts'
 import { TEST_CARDS, type SandboxCard } from './test-cards.ts'
 
 /** A NAS sandbox secret key shape (`sk_sbox_` + 27 base32 characters), as checkout-sdk-node recognises it. */
@@ -31,7 +32,7 @@ export const CHECKOUT_COM_TEST_TOKEN = 'tok_ubfj2q76miwundwlk72vxt23zm'
 /** A CVV token (Frames tokenises the CVV alone) for `source.cvv_token`. */
 export const CHECKOUT_COM_TEST_CVV_TOKEN = 'tok_cvvq2m7fjw3lk4xd5nt6pzrbya'
 
-export interface CheckoutComSimulatorOptions {
+export interface CheckoutComSimulatorOptions extends SandboxServerOptions<CheckoutComRecordedRequest> {
   /** The account's secret key. Default CHECKOUT_COM_SANDBOX_SECRET_KEY. */
   secretKey?: string
   /** Vaulted instruments (`src_…`) and tokens (`tok_…`) by id. Default: the test cards above. */
@@ -40,28 +41,24 @@ export interface CheckoutComSimulatorOptions {
   cvvTokens?: Record<string, string>
   /** How long the simulated PSP waits for the destination, ms. Default 10000. */
   destinationTimeoutMs?: number
-  /** Port to listen on (start only). Default: a free one. */
-  port?: number
 }
 
-export interface CheckoutComRecordedRequest {
-  method: string
-  path: string
-  headers: Record<string, string | string[] | undefined>
-  body: unknown
-}
+/** A request that reached the simulator, whatever its path. */
+export type CheckoutComRecordedRequest = RecordedRequest
 
+/** @deprecated The type of `buildCheckoutComSimulator(…).recorder`: pass `options.recorder` instead, as every simulator takes. */
 export interface CheckoutComRecorder {
   /** Every request that reached the simulator, in order. */
   readonly requests: CheckoutComRecordedRequest[]
   readonly calls: number
 }
 
+/** The app, with (deprecated) the recorder it records into as `recorder`. */
 export type CheckoutComSimulatorApp = FastifyInstance & { recorder: CheckoutComRecorder }
 
-export interface CheckoutComSimulator extends CheckoutComRecorder {
-  url: string
-  close: () => Promise<void>
+export interface CheckoutComSimulator extends RecordingServer<CheckoutComRecordedRequest> {
+  /** How many requests reached the simulator: every recorded one. */
+  readonly calls: number
 }
 
 const DEFAULT_SOURCES: Record<string, SandboxCard> = {
@@ -247,6 +244,11 @@ function authorized (header: string | undefined, secretKey: string): boolean {
 
 /** The simulator as a Fastify app (not listening). */
 export function buildCheckoutComSimulator (options: CheckoutComSimulatorOptions = {}): CheckoutComSimulatorApp {
+  const { app, recorder } = createCheckoutComSimulator(options)
+  return Object.assign(app, { recorder })
+}
+
+function createCheckoutComSimulator (options: CheckoutComSimulatorOptions): { app: FastifyInstance, recorder: Recorder<CheckoutComRecordedRequest> } {
   const secretKey = options.secretKey ?? CHECKOUT_COM_SANDBOX_SECRET_KEY
   const sources = options.sources ?? DEFAULT_SOURCES
   const cvvTokens = options.cvvTokens ?? { [CHECKOUT_COM_TEST_CVV_TOKEN]: '100' }
@@ -254,23 +256,19 @@ export function buildCheckoutComSimulator (options: CheckoutComSimulatorOptions 
   const forwards = new Map<string, StoredForward>()
   /** Cko-Idempotency-Key -> the first 2xx answer; 'pending' while the first request runs. An assumption: Checkout.com documents the header in its SDK, not for /forward. */
   const idempotency = new Map<string, { status: number, body: unknown } | 'pending'>()
-  const requests: CheckoutComRecordedRequest[] = []
-  const recorder: CheckoutComRecorder = { requests, get calls () { return requests.length } }
+  const recorder = options.recorder ?? createRecorder<CheckoutComRecordedRequest>()
 
-  const app = Object.assign(Fastify({ logger: false }), { recorder })
+  const app = Fastify({ logger: false })
   app.addHook('onClose', async () => { await caller.close() })
 
-  const entries = new WeakMap<FastifyRequest, CheckoutComRecordedRequest>()
+  recordOnArrival(app, recorder, {
+    entry: (request) => ({ method: request.method, path: request.url, headers: { ...request.headers }, body: undefined }),
+    addBody: (entry, body) => { entry.body = body }
+  })
   app.addHook('onRequest', async (request, reply) => {
-    const entry: CheckoutComRecordedRequest = { method: request.method, path: request.url, headers: { ...request.headers }, body: undefined }
-    requests.push(entry)
-    entries.set(request, entry)
     reply.header('cko-request-id', forwardId())
     // 401 with an empty body, as Checkout.com answers a missing or wrong key.
     if (!authorized(request.headers.authorization, secretKey)) return reply.code(401).send()
-  })
-  app.addHook('preHandler', async (request) => {
-    (entries.get(request) as CheckoutComRecordedRequest).body = request.body
   })
 
   app.setErrorHandler((err: { statusCode?: number }, _request, reply) => {
@@ -373,13 +371,11 @@ export function buildCheckoutComSimulator (options: CheckoutComSimulatorOptions 
     return { status: 200, body: { request_id: requestId, destination_response: stored.destination_response } }
   }
 
-  return app
+  return { app, recorder }
 }
 
-/** Starts the simulator on 127.0.0.1. */
+/** Starts the simulator on 127.0.0.1 (a free port unless `options.port` is given). */
 export async function startCheckoutComSimulator (options: CheckoutComSimulatorOptions = {}): Promise<CheckoutComSimulator> {
-  const app = buildCheckoutComSimulator(options)
-  const { url, close } = await listen(app, options.port)
-  const { recorder } = app
-  return { url, close, requests: recorder.requests, get calls () { return recorder.calls } }
+  const { app, recorder } = createCheckoutComSimulator(options)
+  return serve(app, recorder, options.port)
 }

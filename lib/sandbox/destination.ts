@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
-import { listen } from './server.ts'
-import type { RunningServer } from './server.ts'
+import { createRecorder } from './recorder.ts'
+import type { RecordedRequest } from './recorder.ts'
+import { serve } from './server.ts'
+import type { RecordingServer, SandboxServerOptions } from './server.ts'
 
 /**
  * A fake Rokt PCI destination: the endpoint a PSP's Forward API sends the card to. It records
@@ -10,12 +12,9 @@ import type { RunningServer } from './server.ts'
  */
 
 /** One request the destination received. */
-export interface DestinationReceived {
-  method: string
+export interface DestinationReceived extends RecordedRequest<Record<string, string>, unknown> {
   /** The path, with its query string. */
   path: string
-  /** Lower-cased names. */
-  headers: Record<string, string>
   /** Parsed JSON when the body was JSON, else the raw string ('' when there was none). */
   body: unknown
 }
@@ -30,7 +29,7 @@ export interface DestinationResponse {
 
 export type DestinationResponder = (received: DestinationReceived) => DestinationResponse | Promise<DestinationResponse>
 
-export interface FakeDestinationOptions {
+export interface FakeDestinationOptions extends SandboxServerOptions<DestinationReceived> {
   /** The endpoint path put in `url`. Default `/v1/cards/tokenize`. Every path is answered. */
   path?: string
   /** Headers the destination insists on, e.g. `{ 'x-rokt-api-key': 'k' }` (names are case-insensitive). Otherwise 401. */
@@ -41,11 +40,14 @@ export interface FakeDestinationOptions {
   response?: DestinationResponse | DestinationResponder
 }
 
-export interface FakeDestination extends RunningServer {
+export interface FakeDestination extends RecordingServer<DestinationReceived> {
   /** The full endpoint URL (base URL + `path`). */
   url: string
   baseUrl: string
+  /** The same array as `requests`, by its first name. */
   received: DestinationReceived[]
+  /** How many requests arrived: every recorded one. */
+  readonly calls: number
   /** Replaces the answer; `null` restores the default. */
   setResponse: (response: DestinationResponse | DestinationResponder | null) => void
   setDelay: (ms: number) => void
@@ -68,7 +70,7 @@ function parseBody (raw: unknown): unknown {
 }
 
 export async function startFakeDestination (opts: FakeDestinationOptions = {}): Promise<FakeDestination> {
-  const received: DestinationReceived[] = []
+  const recorder = opts.recorder ?? createRecorder<DestinationReceived>()
   const required = Object.entries(opts.requiredHeaders ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const)
   let responder: DestinationResponder = toResponder(opts.response ?? null)
   let delayMs = opts.delayMs ?? 0
@@ -83,8 +85,7 @@ export async function startFakeDestination (opts: FakeDestinationOptions = {}): 
   app.all('/*', async (request, reply) => {
     const headers: Record<string, string> = {}
     for (const [name, value] of Object.entries(request.headers)) headers[name] = String(value)
-    const entry: DestinationReceived = { method: request.method, path: request.url, headers, body: parseBody(request.body) }
-    received.push(entry)
+    const entry = recorder.record({ method: request.method, path: request.url, headers, body: parseBody(request.body) })
 
     if (delayMs > 0) {
       const controller = new AbortController()
@@ -109,13 +110,15 @@ export async function startFakeDestination (opts: FakeDestinationOptions = {}): 
     return reply.code(answer.status).headers({ ...answer.headers }).send(answer.body)
   })
 
-  const server = await listen(app)
+  const server = await serve(app, recorder, opts.port)
   const path = opts.path ?? '/v1/cards/tokenize'
   return {
     url: server.url + path,
     baseUrl: server.url,
     close: server.close,
-    received,
+    requests: recorder.requests,
+    received: recorder.requests,
+    get calls () { return recorder.calls },
     setResponse: (response) => { responder = toResponder(response) },
     setDelay: (ms) => { delayMs = ms }
   }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import type { Recorder } from './recorder.ts'
 
 export interface RunningServer {
   /** Base URL without a trailing slash, e.g. http://127.0.0.1:41234 */
@@ -6,8 +7,30 @@ export interface RunningServer {
   close: () => Promise<void>
 }
 
+/** The options every `start*` function of the sandbox takes, besides its own. */
+export interface SandboxServerOptions<T> {
+  /** The port to listen on, on 127.0.0.1 (`start*` only). Default: a free one. */
+  port?: number
+  /** Where the requests received are recorded. Default: a new recorder. */
+  recorder?: Recorder<T>
+}
+
+/** What every `start*` function of the sandbox returns, besides its own extras. */
+export interface RecordingServer<T> extends RunningServer {
+  /** The requests received, oldest first (the recorder's array). */
+  requests: T[]
+  /** How many of them were calls to the simulated API. */
+  readonly calls: number
+}
+
 /** Listens on 127.0.0.1 at a free port (or the one given). */
 export async function listen (app: FastifyInstance, port = 0): Promise<RunningServer> {
   const address = await app.listen({ host: '127.0.0.1', port })
   return { url: address, close: () => app.close() }
+}
+
+/** Listens like `listen`, and shows what `recorder` recorded. */
+export async function serve<T> (app: FastifyInstance, recorder: Recorder<T>, port?: number): Promise<RecordingServer<T>> {
+  const server = await listen(app, port)
+  return { url: server.url, close: server.close, requests: recorder.requests, get calls () { return recorder.calls } }
 }

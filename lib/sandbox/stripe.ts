@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import Fastify from 'fastify'
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
 import { createDestinationCaller } from './outbound.ts'
 import type { DestinationAnswer, DestinationUnreachableError } from './outbound.ts'
-import { listen } from './server.ts'
-import type { RunningServer } from './server.ts'
+import { createRecorder, recordOnArrival } from './recorder.ts'
+import type { RecordedRequest, Recorder } from './recorder.ts'
+import { serve } from './server.ts'
+import type { RecordingServer, SandboxServerOptions } from './server.ts'
 import { TEST_CARDS } from './test-cards.ts'
 import type { SandboxCard } from './test-cards.ts'
 
@@ -71,7 +73,7 @@ export interface StripeSandboxPaymentMethod {
   funding?: 'credit' | 'debit' | 'prepaid' | 'unknown'
 }
 
-export interface StripeSimulatorOptions {
+export interface StripeSimulatorOptions extends SandboxServerOptions<StripeRecordedRequest> {
   /** The secret key callers must present. Default `sk_test_sandbox`. */
   apiKey?: string
   /** Added to (or overriding) the built-in test PaymentMethods, by id. */
@@ -83,18 +85,14 @@ export interface StripeSimulatorOptions {
 }
 
 /** One request the simulator received, whatever its path. */
-export interface StripeRecordedRequest {
-  method: string
+export interface StripeRecordedRequest extends RecordedRequest<Record<string, string>, string> {
   /** The path, without the query string. */
   path: string
-  /** Lower-cased names. */
-  headers: Record<string, string>
   /** The raw body ('' when there was none). */
   body: string
 }
 
-export interface StripeSimulator extends RunningServer {
-  requests: StripeRecordedRequest[]
+export interface StripeSimulator extends RecordingServer<StripeRecordedRequest> {
   /** How many `POST /v1/forwarding/requests` were received (authenticated or not). */
   readonly calls: number
 }
@@ -427,7 +425,7 @@ function randomId (prefix: string): string {
 interface StoredOutcome { status: number, body: unknown }
 interface IdempotencyEntry { fingerprint: string, outcome?: StoredOutcome }
 
-function createStripeSimulator (opts: StripeSimulatorOptions) {
+function createStripeSimulator (opts: StripeSimulatorOptions): { app: FastifyInstance, recorder: Recorder<StripeRecordedRequest> } {
   const apiKey = opts.apiKey ?? STRIPE_SANDBOX_API_KEY
   const created = Math.floor(Date.now() / 1000)
   const paymentMethods = new Map<string, PaymentMethodState>()
@@ -439,8 +437,7 @@ function createStripeSimulator (opts: StripeSimulatorOptions) {
   }
   const destinations = (opts.destinations ?? []).map((d) => ({ url: d.url, fields: { ...STRIPE_TOKEN_VAULT_FIELDS, ...d.fields } }))
   const caller = createDestinationCaller(opts.destinationTimeoutMs ?? 10_000)
-  const requests: StripeRecordedRequest[] = []
-  const recorded = new WeakMap<FastifyRequest, StripeRecordedRequest>()
+  const recorder = opts.recorder ?? createRecorder<StripeRecordedRequest>()
   const forwardingRequests = new Map<string, unknown>()
   const idempotency = new Map<string, IdempotencyEntry>()
 
@@ -452,18 +449,21 @@ function createStripeSimulator (opts: StripeSimulatorOptions) {
 
   const sendError = (reply: FastifyReply, err: StripeApiError) => reply.code(err.status).send({ error: err.detail })
 
-  app.addHook('onRequest', async (request, reply) => {
+  recordOnArrival(app, recorder, {
+    entry: (request) => {
+      const headers: Record<string, string> = {}
+      for (const [name, value] of Object.entries(request.headers)) headers[name] = String(value)
+      return { method: request.method, path: request.url.split('?')[0], headers, body: '' }
+    },
+    addBody: (entry, body) => { if (typeof body === 'string') entry.body = body },
+    isCall: (entry) => entry.method === 'POST' && entry.path === FORWARD_PATH
+  })
+
+  app.addHook('onRequest', async (_request, reply) => {
     reply.header('request-id', randomId('req_'))
-    const headers: Record<string, string> = {}
-    for (const [name, value] of Object.entries(request.headers)) headers[name] = String(value)
-    const entry: StripeRecordedRequest = { method: request.method, path: request.url.split('?')[0], headers, body: '' }
-    requests.push(entry)
-    recorded.set(request, entry)
   })
 
   app.addHook('preHandler', async (request, reply) => {
-    const entry = recorded.get(request) as StripeRecordedRequest
-    if (typeof request.body === 'string') entry.body = request.body
     const key = apiKeyFrom(request.headers.authorization)
     if (key === undefined || key === '') {
       return sendError(reply, invalidRequest(401, "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/."))
@@ -597,11 +597,7 @@ function createStripeSimulator (opts: StripeSimulatorOptions) {
     return { status: 200, body: object }
   }
 
-  return {
-    app,
-    requests,
-    get calls () { return requests.filter((r) => r.method === 'POST' && r.path === FORWARD_PATH).length }
-  }
+  return { app, recorder }
 }
 
 function isJsonObject (value: unknown): value is Record<string, unknown> {
@@ -613,14 +609,11 @@ export function buildStripeSimulator (opts: StripeSimulatorOptions = {}): Fastif
   return createStripeSimulator(opts).app
 }
 
-/** Starts the simulator on 127.0.0.1 (a free port unless `port` is given). */
-export async function startStripeSimulator (opts: StripeSimulatorOptions = {}, port = 0): Promise<StripeSimulator> {
-  const sim = createStripeSimulator(opts)
-  const server = await listen(sim.app, port)
-  return {
-    url: server.url,
-    close: server.close,
-    requests: sim.requests,
-    get calls () { return sim.calls }
-  }
+/**
+ * Starts the simulator on 127.0.0.1 (a free port unless `opts.port` is given).
+ * @param port Deprecated: use `opts.port`. When given, it wins over `opts.port`.
+ */
+export async function startStripeSimulator (opts: StripeSimulatorOptions = {}, port = opts.port): Promise<StripeSimulator> {
+  const { app, recorder } = createStripeSimulator(opts)
+  return serve(app, recorder, port)
 }

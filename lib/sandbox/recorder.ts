@@ -1,0 +1,70 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+
+/**
+ * The one request recorder of the sandbox: every simulator and the fake destination keep what they
+ * received in one, for tests ("nothing reached the PSP") and the example server. The PSPs' requests
+ * carry tokens and placeholders, never card data; the fake destination's carry test cards only.
+ */
+
+/** One request as the sandbox recorded it. */
+export interface RecordedRequest<Headers = Record<string, string | string[] | undefined>, Body = unknown> {
+  method: string
+  /** The path, with its query string unless the simulator says otherwise. */
+  path: string
+  /** Lower-cased names. */
+  headers: Headers
+  body: Body
+}
+
+export interface Recorder<T = RecordedRequest> {
+  /** The requests received, oldest first. */
+  readonly requests: T[]
+  /** How many of them were calls to the simulated API (each simulator says which requests count). */
+  readonly calls: number
+  /** Keeps `entry`, counted in `calls` unless `call` is false, and returns it. */
+  record: (entry: T, call?: boolean) => T
+}
+
+export interface RecorderOptions<T> {
+  /** The array to record into. Default: a new one. */
+  requests?: T[]
+}
+
+export function createRecorder<T = RecordedRequest> (options: RecorderOptions<T> = {}): Recorder<T> {
+  const requests = options.requests ?? []
+  let calls = 0
+  return {
+    requests,
+    get calls () { return calls },
+    record (entry, call = true) {
+      requests.push(entry)
+      if (call) calls++
+      return entry
+    }
+  }
+}
+
+/** How a simulator that records each request on arrival builds its entry. */
+export interface Arrival<T> {
+  /** The entry of a request that just arrived, its body not read yet. */
+  entry: (request: FastifyRequest) => T
+  /** Puts the parsed body in the entry. Never called for a request answered before its body was read. */
+  addBody: (entry: T, body: unknown) => void
+  /** Whether the request counts in `calls`. Default: every request does. */
+  isCall?: (entry: T) => boolean
+}
+
+/**
+ * Records each request as it arrives, so that one an auth hook refuses is recorded too, and adds its
+ * body once parsed. Call it before adding the app's own hooks: hooks run in the order they were added.
+ */
+export function recordOnArrival<T> (app: FastifyInstance, recorder: Recorder<T>, arrival: Arrival<T>): void {
+  const entries = new WeakMap<FastifyRequest, T>()
+  app.addHook('onRequest', async (request) => {
+    const entry = arrival.entry(request)
+    entries.set(request, recorder.record(entry, arrival.isCall?.(entry) ?? true))
+  })
+  app.addHook('preHandler', async (request) => {
+    arrival.addBody(entries.get(request) as T, request.body)
+  })
+}
