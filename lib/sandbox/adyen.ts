@@ -18,11 +18,12 @@
  * Where Adyen publishes no code for a /forward failure, the choice made here is stated next to it.
  * Card data is never logged (the app has no logger) and never recorded: recorded bodies carry only placeholders.
  */
-import { randomBytes } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { createRecorder, recordOnArrival, type RecordedRequest, type Recorder } from './recorder.ts'
-import { serve, type RecordingServer, type SandboxServerOptions } from './server.ts'
+import { AS_RECEIVED, createRecorder, recordOnArrival, type RecordedRequest } from './recorder.ts'
+import { serve, type RecordingServer, type SandboxServerOptions, type SimulatorParts } from './server.ts'
+import { isJsonObject as isObject, jsonEscape } from './json.ts'
 import { createDestinationCaller, DestinationUnreachableError } from './outbound.ts'
+import { randomString } from './random.ts'
 import { TEST_CARDS, type SandboxCard } from './test-cards.ts'
 
 export interface AdyenStoredPaymentMethod {
@@ -188,10 +189,6 @@ const FORWARD_REQUEST: Spec = {
   }
 }
 
-function isObject (value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
-}
-
 /** The first problem found, as Adyen-style text, or undefined when the value fits the spec. */
 function check (value: unknown, spec: Spec, path: string): string | undefined {
   switch (spec.type) {
@@ -259,11 +256,6 @@ function substitute (text: string, values: Record<string, string>, where: string
   return unknown === undefined ? { text: out } : { unknown: `Unknown placeholder ${unknown} in ${where}` }
 }
 
-/** A value placed inside a JSON string literal. */
-function jsonEscape (value: string): string {
-  return JSON.stringify(value).slice(1, -1)
-}
-
 function cardValues (card: SandboxCard): Record<string, string> {
   return {
     number: jsonEscape(card.number),
@@ -284,8 +276,7 @@ function maskedValues (card: SandboxCard): Record<string, string> {
 }
 
 function pspReference (): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
-  return Array.from(randomBytes(16), b => alphabet[b % alphabet.length]).join('')
+  return randomString('ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789', 16)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,7 +296,7 @@ export function buildAdyenSimulator (options: AdyenSimulatorOptions = {}): Fasti
   return createAdyenSimulator(options).app
 }
 
-function createAdyenSimulator (options: AdyenSimulatorOptions): { app: FastifyInstance, recorder: Recorder<AdyenRecordedRequest> } {
+function createAdyenSimulator (options: AdyenSimulatorOptions): SimulatorParts<AdyenRecordedRequest> {
   const apiKey = options.apiKey ?? ADYEN_SANDBOX.apiKey
   const basic = options.basicAuth === undefined ? undefined : `${options.basicAuth.username}:${options.basicAuth.password}`
   const restricted = new Set(options.keysWithoutRecurringRole ?? [])
@@ -325,8 +316,7 @@ function createAdyenSimulator (options: AdyenSimulatorOptions): { app: FastifyIn
   const app = Fastify({ logger: false, bodyLimit: MAX_PAYLOAD })
 
   recordOnArrival(app, recorder, {
-    entry: (request) => ({ method: request.method, path: request.url, headers: { ...request.headers }, body: undefined }),
-    addBody: (entry, body) => { entry.body = body },
+    ...AS_RECEIVED,
     isCall: (entry) => entry.method === 'POST' && (ADYEN_FORWARD_PATHS as readonly string[]).includes(entry.path.split('?')[0])
   })
 
@@ -419,6 +409,5 @@ function createAdyenSimulator (options: AdyenSimulatorOptions): { app: FastifyIn
 
 /** Starts the simulator on 127.0.0.1 (a free port unless `options.port` is given). */
 export async function startAdyenSimulator (options: AdyenSimulatorOptions = {}): Promise<AdyenSimulator> {
-  const { app, recorder } = createAdyenSimulator(options)
-  return serve(app, recorder, options.port)
+  return serve(createAdyenSimulator(options), options.port)
 }

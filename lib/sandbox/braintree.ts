@@ -47,9 +47,10 @@
  */
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { isJsonObject as isObject } from './json.ts'
 import { createDestinationCaller, DestinationUnreachableError } from './outbound.ts'
-import { createRecorder, type RecordedRequest, type Recorder } from './recorder.ts'
-import { serve, type RecordingServer, type SandboxServerOptions } from './server.ts'
+import { asReceived, createRecorder, type RecordedRequest } from './recorder.ts'
+import { serve, type RecordingServer, type SandboxServerOptions, type SimulatorParts } from './server.ts'
 import { TEST_CARDS, type SandboxCard } from './test-cards.ts'
 
 /** A vault entry that is not an exportable card: the two documented 422 cases. */
@@ -125,13 +126,12 @@ class ValidationFailure extends Error {
 }
 
 type Json = Record<string, unknown>
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v)
 
 export function buildBraintreeSimulator (options: BraintreeSimulatorOptions = {}): FastifyInstance {
   return createBraintreeSimulator(options).app
 }
 
-function createBraintreeSimulator (options: BraintreeSimulatorOptions): { app: FastifyInstance, recorder: Recorder<BraintreeRecordedRequest> } {
+function createBraintreeSimulator (options: BraintreeSimulatorOptions): SimulatorParts<BraintreeRecordedRequest> {
   const merchantId = options.merchantId ?? BRAINTREE_SANDBOX_CREDENTIALS.merchantId
   const expectedAuth = 'Basic ' + Buffer.from(`${options.publicKey ?? BRAINTREE_SANDBOX_CREDENTIALS.publicKey}:${options.privateKey ?? BRAINTREE_SANDBOX_CREDENTIALS.privateKey}`).toString('base64')
   const production = options.environment === 'production'
@@ -152,7 +152,7 @@ function createBraintreeSimulator (options: BraintreeSimulatorOptions): { app: F
   })
 
   app.post('/', async (request, reply) => {
-    recorder.record({ method: request.method, path: request.url, headers: { ...request.headers }, body: request.body })
+    recorder.record(asReceived(request, request.body))
     const uuid = randomUUID()
     const vaultError = (status: number, message?: string) => reply.code(status).send({
       error: 'Vault error',
@@ -355,6 +355,5 @@ function setIn (root: unknown, segments: string[], value: unknown): unknown {
 
 /** Starts the simulator on 127.0.0.1 (a free port unless `options.port` is given). */
 export async function startBraintreeSimulator (options: BraintreeSimulatorOptions = {}): Promise<BraintreeSimulator> {
-  const { app, recorder } = createBraintreeSimulator(options)
-  return serve(app, recorder, options.port)
+  return serve(createBraintreeSimulator(options), options.port)
 }

@@ -8,11 +8,12 @@
  * It is not a mirror of our adapter: it checks what Checkout.com documents and nothing it does not.
  * It never logs: card data only travels to the destination.
  */
-import { randomBytes } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { isJsonObject as isObject, jsonEscape } from './json.ts'
 import { createDestinationCaller, DestinationUnreachableError, type DestinationAnswer } from './outbound.ts'
-import { createRecorder, recordOnArrival, type RecordedRequest, type Recorder } from './recorder.ts'
-import { serve, type RecordingServer, type SandboxServerOptions } from './server.ts'
+import { randomString } from './random.ts'
+import { AS_RECEIVED, createRecorder, recordOnArrival, type RecordedRequest } from './recorder.ts'
+import { serve, type RecordingServer, type SandboxServerOptions, type SimulatorParts } from './server.ts'
 import { TEST_CARDS, type SandboxCard } from './test-cards.ts'
 
 /** A NAS sandbox secret key shape (`sk_sbox_` + 27 base32 characters), as checkout-sdk-node recognises it. */
@@ -104,17 +105,11 @@ const ULID_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 
 /** `fwd_` + 26 Crockford base32 characters, the shape of Checkout.com's forward request ids. */
 function forwardId (): string {
-  let id = 'fwd_'
-  for (const byte of randomBytes(26)) id += ULID_ALPHABET[byte % 32]
-  return id
+  return 'fwd_' + randomString(ULID_ALPHABET, 26)
 }
 
 function envelope (errorType: string, codes: string[]): Envelope {
   return { request_id: forwardId(), error_type: errorType, error_codes: codes }
-}
-
-function isObject (value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
 
 function isLoopback (hostname: string): boolean {
@@ -220,7 +215,7 @@ function unfillable (text: string, values: Map<string, string>): string[] {
 function fill (text: string, values: Map<string, string>, escapeJson: boolean): string {
   return text.replace(PLACEHOLDER, (_, name: string) => {
     const value = values.get(name) as string
-    return escapeJson ? JSON.stringify(value).slice(1, -1) : value
+    return escapeJson ? jsonEscape(value) : value
   })
 }
 
@@ -248,7 +243,7 @@ export function buildCheckoutComSimulator (options: CheckoutComSimulatorOptions 
   return Object.assign(app, { recorder })
 }
 
-function createCheckoutComSimulator (options: CheckoutComSimulatorOptions): { app: FastifyInstance, recorder: Recorder<CheckoutComRecordedRequest> } {
+function createCheckoutComSimulator (options: CheckoutComSimulatorOptions): SimulatorParts<CheckoutComRecordedRequest> {
   const secretKey = options.secretKey ?? CHECKOUT_COM_SANDBOX_SECRET_KEY
   const sources = options.sources ?? DEFAULT_SOURCES
   const cvvTokens = options.cvvTokens ?? { [CHECKOUT_COM_TEST_CVV_TOKEN]: '100' }
@@ -261,10 +256,7 @@ function createCheckoutComSimulator (options: CheckoutComSimulatorOptions): { ap
   const app = Fastify({ logger: false })
   app.addHook('onClose', async () => { await caller.close() })
 
-  recordOnArrival(app, recorder, {
-    entry: (request) => ({ method: request.method, path: request.url, headers: { ...request.headers }, body: undefined }),
-    addBody: (entry, body) => { entry.body = body }
-  })
+  recordOnArrival(app, recorder, AS_RECEIVED)
   app.addHook('onRequest', async (request, reply) => {
     reply.header('cko-request-id', forwardId())
     // 401 with an empty body, as Checkout.com answers a missing or wrong key.
@@ -376,6 +368,5 @@ function createCheckoutComSimulator (options: CheckoutComSimulatorOptions): { ap
 
 /** Starts the simulator on 127.0.0.1 (a free port unless `options.port` is given). */
 export async function startCheckoutComSimulator (options: CheckoutComSimulatorOptions = {}): Promise<CheckoutComSimulator> {
-  const { app, recorder } = createCheckoutComSimulator(options)
-  return serve(app, recorder, options.port)
+  return serve(createCheckoutComSimulator(options), options.port)
 }

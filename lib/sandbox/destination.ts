@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
-import { createRecorder } from './recorder.ts'
+import { createRecorder, headerStrings } from './recorder.ts'
 import type { RecordedRequest } from './recorder.ts'
-import { serve } from './server.ts'
+import { readBodiesAsText, serve } from './server.ts'
 import type { RecordingServer, SandboxServerOptions } from './server.ts'
 
 /**
@@ -77,15 +77,12 @@ export async function startFakeDestination (opts: FakeDestinationOptions = {}): 
   const pending = new Set<AbortController>()
 
   const app = Fastify({ logger: false })
-  app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => { done(null, body) })
+  readBodiesAsText(app)
   // Pending delays end when the server closes, so close() never waits for them.
   app.addHook('preClose', async () => { for (const c of pending) c.abort() })
 
   app.all('/*', async (request, reply) => {
-    const headers: Record<string, string> = {}
-    for (const [name, value] of Object.entries(request.headers)) headers[name] = String(value)
-    const entry = recorder.record({ method: request.method, path: request.url, headers, body: parseBody(request.body) })
+    const entry = recorder.record({ method: request.method, path: request.url, headers: headerStrings(request.headers), body: parseBody(request.body) })
 
     if (delayMs > 0) {
       const controller = new AbortController()
@@ -104,13 +101,13 @@ export async function startFakeDestination (opts: FakeDestinationOptions = {}): 
     }
 
     for (const [name, value] of required) {
-      if (headers[name] !== value) return reply.code(401).send({ error: 'unauthorized', message: 'Missing or invalid credentials.' })
+      if (entry.headers[name] !== value) return reply.code(401).send({ error: 'unauthorized', message: 'Missing or invalid credentials.' })
     }
     const answer = await responder(entry)
     return reply.code(answer.status).headers({ ...answer.headers }).send(answer.body)
   })
 
-  const server = await serve(app, recorder, opts.port)
+  const server = await serve({ app, recorder }, opts.port)
   const path = opts.path ?? '/v1/cards/tokenize'
   return {
     url: server.url + path,

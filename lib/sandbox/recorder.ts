@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 
 /**
@@ -52,6 +53,24 @@ export interface Arrival<T> {
   addBody: (entry: T, body: unknown) => void
   /** Whether the request counts in `calls`. Default: every request does. */
   isCall?: (entry: T) => boolean
+}
+
+/** A request as received: the path with its query string, the headers as they came, and `body`. */
+export function asReceived (request: FastifyRequest, body?: unknown): RecordedRequest {
+  return { method: request.method, path: request.url, headers: { ...request.headers }, body }
+}
+
+/** Records requests as received, with their body as parsed. */
+export const AS_RECEIVED: Arrival<RecordedRequest> = {
+  entry: (request) => asReceived(request),
+  addBody: (entry, body) => { entry.body = body }
+}
+
+/** Each header as one string. Node joins a repeated header already; an array (`set-cookie`) is joined with commas. */
+export function headerStrings (headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) out[name] = String(value)
+  return out
 }
 
 /**

@@ -23,14 +23,26 @@ export interface RecordingServer<T> extends RunningServer {
   readonly calls: number
 }
 
+/** A simulator before it listens: its app and the recorder the app records into. */
+export interface SimulatorParts<T> {
+  app: FastifyInstance
+  recorder: Recorder<T>
+}
+
 /** Listens on 127.0.0.1 at a free port (or the one given). */
 export async function listen (app: FastifyInstance, port = 0): Promise<RunningServer> {
   const address = await app.listen({ host: '127.0.0.1', port })
   return { url: address, close: () => app.close() }
 }
 
-/** Listens like `listen`, and shows what `recorder` recorded. */
-export async function serve<T> (app: FastifyInstance, recorder: Recorder<T>, port?: number): Promise<RecordingServer<T>> {
+/** Listens like `listen`, and shows what the recorder recorded. */
+export async function serve<T> ({ app, recorder }: SimulatorParts<T>, port?: number): Promise<RecordingServer<T>> {
   const server = await listen(app, port)
   return { url: server.url, close: server.close, requests: recorder.requests, get calls () { return recorder.calls } }
+}
+
+/** Every body reaches the routes as the raw string, whatever its media type. */
+export function readBodiesAsText (app: FastifyInstance): void {
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => { done(null, body) })
 }

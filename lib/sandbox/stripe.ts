@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import Fastify from 'fastify'
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
+import { isJsonObject } from './json.ts'
 import { createDestinationCaller } from './outbound.ts'
 import type { DestinationAnswer, DestinationUnreachableError } from './outbound.ts'
-import { createRecorder, recordOnArrival } from './recorder.ts'
-import type { RecordedRequest, Recorder } from './recorder.ts'
-import { serve } from './server.ts'
-import type { RecordingServer, SandboxServerOptions } from './server.ts'
+import { createRecorder, headerStrings, recordOnArrival } from './recorder.ts'
+import type { RecordedRequest } from './recorder.ts'
+import { readBodiesAsText, serve } from './server.ts'
+import type { RecordingServer, SandboxServerOptions, SimulatorParts } from './server.ts'
 import { TEST_CARDS } from './test-cards.ts'
 import type { SandboxCard } from './test-cards.ts'
 
@@ -247,7 +248,7 @@ interface CreateParams {
   expand: string[]
 }
 
-const isHash = (v: FormValue | undefined): v is { [key: string]: FormValue } => typeof v === 'object' && !Array.isArray(v)
+const isHash = (v: FormValue | undefined): v is { [key: string]: FormValue } => isJsonObject(v)
 
 function requiredString (value: FormValue | undefined, param: string): string {
   if (value === undefined) throw missing(param)
@@ -425,7 +426,7 @@ function randomId (prefix: string): string {
 interface StoredOutcome { status: number, body: unknown }
 interface IdempotencyEntry { fingerprint: string, outcome?: StoredOutcome }
 
-function createStripeSimulator (opts: StripeSimulatorOptions): { app: FastifyInstance, recorder: Recorder<StripeRecordedRequest> } {
+function createStripeSimulator (opts: StripeSimulatorOptions): SimulatorParts<StripeRecordedRequest> {
   const apiKey = opts.apiKey ?? STRIPE_SANDBOX_API_KEY
   const created = Math.floor(Date.now() / 1000)
   const paymentMethods = new Map<string, PaymentMethodState>()
@@ -442,19 +443,14 @@ function createStripeSimulator (opts: StripeSimulatorOptions): { app: FastifyIns
   const idempotency = new Map<string, IdempotencyEntry>()
 
   const app = Fastify({ logger: false })
-  app.removeAllContentTypeParsers()
   // Stripe reads only form bodies; any other body simply carries no parameters.
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => { done(null, body) })
+  readBodiesAsText(app)
   app.addHook('onClose', async () => { await caller.close() })
 
   const sendError = (reply: FastifyReply, err: StripeApiError) => reply.code(err.status).send({ error: err.detail })
 
   recordOnArrival(app, recorder, {
-    entry: (request) => {
-      const headers: Record<string, string> = {}
-      for (const [name, value] of Object.entries(request.headers)) headers[name] = String(value)
-      return { method: request.method, path: request.url.split('?')[0], headers, body: '' }
-    },
+    entry: (request) => ({ method: request.method, path: request.url.split('?')[0], headers: headerStrings(request.headers), body: '' }),
     addBody: (entry, body) => { if (typeof body === 'string') entry.body = body },
     isCall: (entry) => entry.method === 'POST' && entry.path === FORWARD_PATH
   })
@@ -600,10 +596,6 @@ function createStripeSimulator (opts: StripeSimulatorOptions): { app: FastifyIns
   return { app, recorder }
 }
 
-function isJsonObject (value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
 /** Builds the simulator's Fastify app (not listening). */
 export function buildStripeSimulator (opts: StripeSimulatorOptions = {}): FastifyInstance {
   return createStripeSimulator(opts).app
@@ -614,6 +606,5 @@ export function buildStripeSimulator (opts: StripeSimulatorOptions = {}): Fastif
  * @param port Deprecated: use `opts.port`. When given, it wins over `opts.port`.
  */
 export async function startStripeSimulator (opts: StripeSimulatorOptions = {}, port = opts.port): Promise<StripeSimulator> {
-  const { app, recorder } = createStripeSimulator(opts)
-  return serve(app, recorder, port)
+  return serve(createStripeSimulator(opts), port)
 }
