@@ -6,10 +6,9 @@ export {
   startFakeDestination, tokenizedResponse,
   type FakeDestination, type FakeDestinationOptions, type DestinationReceived, type DestinationResponse
 } from './destination.ts'
-export {
-  buildStripeSimulator, startStripeSimulator, STRIPE_SANDBOX_API_KEY, STRIPE_TEST_PAYMENT_METHODS,
-  type StripeSimulator, type StripeSimulatorOptions, type StripeRecordedRequest
-} from './stripe.ts'
+export { buildStripeSimulator, startStripeSimulator } from './stripe/simulator.ts'
+export { STRIPE_TEST_PAYMENT_METHODS } from './stripe/payment-methods.ts'
+export { STRIPE_SANDBOX_API_KEY, type StripeSimulator, type StripeSimulatorOptions, type StripeRecordedRequest } from './stripe/wire.ts'
 export { generateTestKeys, mintToken, startJwksServer, type JwksServer, type MintTokenOptions, type TestKeyPair } from './tokens.ts'
 export { TEST_CARDS, type SandboxCard } from './test-cards.ts'
 export { listen, type RunningServer, type RecordingServer, type SandboxServerOptions } from './server.ts'

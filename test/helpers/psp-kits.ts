@@ -6,7 +6,7 @@ import { stripe } from '../../lib/adapters/stripe.ts'
 import { ADYEN_SANDBOX, startAdyenSimulator } from '../../lib/sandbox/adyen.ts'
 import { BRAINTREE_SANDBOX_CREDENTIALS, BRAINTREE_TEST_TOKENS, startBraintreeSimulator } from '../../lib/sandbox/braintree.ts'
 import { CHECKOUT_COM_SANDBOX_SECRET_KEY, CHECKOUT_COM_TEST_SOURCES, startCheckoutComSimulator } from '../../lib/sandbox/checkout-com.ts'
-import { startStripeSimulator, STRIPE_SANDBOX_API_KEY } from '../../lib/sandbox/stripe.ts'
+import { startStripeSimulator, STRIPE_SANDBOX_API_KEY } from '../../lib/sandbox/index.ts'
 import { TEST_CARDS, type SandboxCard } from '../../lib/sandbox/test-cards.ts'
 
 export interface RunningSimulator {
