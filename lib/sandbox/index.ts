@@ -13,10 +13,8 @@ export { generateTestKeys, mintToken, startJwksServer, type JwksServer, type Min
 export { TEST_CARDS, type SandboxCard } from './test-cards.ts'
 export { listen, type RunningServer, type RecordingServer, type SandboxServerOptions } from './server.ts'
 export { createRecorder, type Recorder, type RecorderOptions, type RecordedRequest } from './recorder.ts'
-export {
-  buildAdyenSimulator, startAdyenSimulator, ADYEN_SANDBOX,
-  type AdyenSimulator, type AdyenSimulatorOptions, type AdyenRecordedRequest
-} from './adyen.ts'
+export { buildAdyenSimulator, startAdyenSimulator } from './adyen/simulator.ts'
+export { ADYEN_SANDBOX, type AdyenSimulator, type AdyenSimulatorOptions, type AdyenRecordedRequest } from './adyen/wire.ts'
 export {
   buildBraintreeSimulator, startBraintreeSimulator, BRAINTREE_SANDBOX_CREDENTIALS, BRAINTREE_TEST_TOKENS,
   type BraintreeSimulator, type BraintreeSimulatorOptions, type BraintreeRecordedRequest
