@@ -2,7 +2,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { request } from 'undici'
-import { BRAINTREE_SANDBOX_CREDENTIALS, BRAINTREE_TEST_TOKENS, buildBraintreeSimulator, startBraintreeSimulator, type BraintreeSimulator } from '../lib/sandbox/braintree.ts'
+import { BRAINTREE_SANDBOX_CREDENTIALS, BRAINTREE_TEST_TOKENS, buildBraintreeSimulator, startBraintreeSimulator, type BraintreeSimulator } from '../lib/sandbox/index.ts'
 import { startFakeDestination, type FakeDestination } from '../lib/sandbox/destination.ts'
 import { TEST_CARDS } from '../lib/sandbox/test-cards.ts'
 

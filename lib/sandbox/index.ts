@@ -15,10 +15,11 @@ export { listen, type RunningServer, type RecordingServer, type SandboxServerOpt
 export { createRecorder, type Recorder, type RecorderOptions, type RecordedRequest } from './recorder.ts'
 export { buildAdyenSimulator, startAdyenSimulator } from './adyen/simulator.ts'
 export { ADYEN_SANDBOX, type AdyenSimulator, type AdyenSimulatorOptions, type AdyenRecordedRequest } from './adyen/wire.ts'
+export { buildBraintreeSimulator, startBraintreeSimulator } from './braintree/simulator.ts'
 export {
-  buildBraintreeSimulator, startBraintreeSimulator, BRAINTREE_SANDBOX_CREDENTIALS, BRAINTREE_TEST_TOKENS,
+  BRAINTREE_SANDBOX_CREDENTIALS, BRAINTREE_TEST_TOKENS,
   type BraintreeSimulator, type BraintreeSimulatorOptions, type BraintreeRecordedRequest
-} from './braintree.ts'
+} from './braintree/wire.ts'
 export {
   buildCheckoutComSimulator, startCheckoutComSimulator, CHECKOUT_COM_SANDBOX_SECRET_KEY, CHECKOUT_COM_TEST_SOURCES,
   type CheckoutComSimulator, type CheckoutComSimulatorOptions, type CheckoutComRecordedRequest
