@@ -82,7 +82,8 @@ export async function startFakeDestination (opts: FakeDestinationOptions = {}): 
   app.addHook('preClose', async () => { for (const c of pending) c.abort() })
 
   app.all('/*', async (request, reply) => {
-    const entry = recorder.record({ method: request.method, path: request.url, headers: headerStrings(request.headers), body: parseBody(request.body) })
+    const headers = headerStrings(request.headers)
+    const entry = recorder.record({ method: request.method, path: request.url, headers, body: parseBody(request.body) })
 
     if (delayMs > 0) {
       const controller = new AbortController()

@@ -20,7 +20,8 @@ export {
   BRAINTREE_SANDBOX_CREDENTIALS, BRAINTREE_TEST_TOKENS,
   type BraintreeSimulator, type BraintreeSimulatorOptions, type BraintreeRecordedRequest
 } from './braintree/wire.ts'
+export { buildCheckoutComSimulator, startCheckoutComSimulator } from './checkout-com/simulator.ts'
 export {
-  buildCheckoutComSimulator, startCheckoutComSimulator, CHECKOUT_COM_SANDBOX_SECRET_KEY, CHECKOUT_COM_TEST_SOURCES,
+  CHECKOUT_COM_SANDBOX_SECRET_KEY, CHECKOUT_COM_TEST_SOURCES,
   type CheckoutComSimulator, type CheckoutComSimulatorOptions, type CheckoutComRecordedRequest
-} from './checkout-com.ts'
+} from './checkout-com/wire.ts'

@@ -5,7 +5,7 @@ import { checkoutCom } from '../../lib/adapters/checkout-com.ts'
 import { stripe } from '../../lib/adapters/stripe.ts'
 import { ADYEN_SANDBOX, startAdyenSimulator } from '../../lib/sandbox/index.ts'
 import { BRAINTREE_SANDBOX_CREDENTIALS, BRAINTREE_TEST_TOKENS, startBraintreeSimulator } from '../../lib/sandbox/index.ts'
-import { CHECKOUT_COM_SANDBOX_SECRET_KEY, CHECKOUT_COM_TEST_SOURCES, startCheckoutComSimulator } from '../../lib/sandbox/checkout-com.ts'
+import { CHECKOUT_COM_SANDBOX_SECRET_KEY, CHECKOUT_COM_TEST_SOURCES, startCheckoutComSimulator } from '../../lib/sandbox/index.ts'
 import { startStripeSimulator, STRIPE_SANDBOX_API_KEY } from '../../lib/sandbox/index.ts'
 import { TEST_CARDS, type SandboxCard } from '../../lib/sandbox/test-cards.ts'
 
