@@ -6,6 +6,7 @@ import {
   startAdyenSimulator, startBraintreeSimulator, startCheckoutComSimulator, startFakeDestination, startStripeSimulator,
   type RecordedRequest, type RecordingServer, type SandboxServerOptions
 } from '../lib/sandbox/index.ts'
+import { DEFAULT_MAX_RECORDED } from '../lib/sandbox/recorder.ts'
 
 // One recorder and one server shape for every simulator and the fake destination.
 
@@ -51,7 +52,9 @@ for (const [name, { start, path }] of Object.entries(starters)) {
     t.equal(new URL(server.url).port, String(port), 'listens on options.port')
     t.equal(new URL(server.url).hostname, '127.0.0.1')
 
-    const res = await request(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    const res = await request(`http://127.0.0.1:${port}${path}`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}'
+    })
     await res.body.dump()
     t.equal(server.requests, recorder.requests, 'requests is the recorder\'s array')
     t.equal(server.requests.length, 1)
@@ -110,4 +113,67 @@ t.test('buildCheckoutComSimulator(…).recorder is the recorder it records into 
   await own.inject({ method: 'GET', url: '/forward/fwd_x' })
   t.equal(own.recorder.requests.length, 1)
   t.equal(own.recorder.calls, 1)
+})
+
+t.test('createRecorder keeps the most recent maxRecorded requests; calls counts them all', async t => {
+  const recorder = createRecorder<number>({ maxRecorded: 3 })
+  for (let i = 1; i <= 5; i++) recorder.record(i, i !== 2)
+  t.same(recorder.requests, [3, 4, 5], 'the oldest dropped first')
+  t.equal(recorder.calls, 4, 'every call counted, dropped ones included')
+
+  const into = [0]
+  const trimmed = createRecorder({ requests: into, maxRecorded: 2 })
+  trimmed.record(1)
+  trimmed.record(2)
+  t.equal(trimmed.requests, into, 'trimmed in place: the same array')
+  t.same(into, [1, 2])
+
+  const none = createRecorder<number>({ maxRecorded: 0 })
+  none.record(1)
+  t.same(none.requests, [], 'maxRecorded 0 keeps nothing')
+  t.equal(none.calls, 1, 'and still counts')
+
+  const all = createRecorder<number>({ maxRecorded: Infinity })
+  for (let i = 0; i < DEFAULT_MAX_RECORDED + 5; i++) all.record(i)
+  t.equal(all.requests.length, DEFAULT_MAX_RECORDED + 5, 'Infinity keeps them all')
+
+  for (const bad of [-1, 1.5, Number.NaN]) {
+    t.throws(() => createRecorder({ maxRecorded: bad }), RangeError, `maxRecorded ${bad} is refused`)
+  }
+})
+
+t.test('by default a recorder keeps 1000 requests', async t => {
+  t.equal(DEFAULT_MAX_RECORDED, 1000)
+  const recorder = createRecorder<number>()
+  for (let i = 0; i < 1001; i++) recorder.record(i)
+  t.equal(recorder.requests.length, 1000)
+  t.equal(recorder.requests[0], 1, 'the first request was dropped')
+  t.equal(recorder.calls, 1001)
+})
+
+for (const [name, { start, path }] of Object.entries(starters)) {
+  t.test(`${name}: options.maxRecorded bounds requests over loopback, calls counts every request`, async t => {
+    const server = await start({ maxRecorded: 3 })
+    t.teardown(() => server.close())
+    for (const n of ['1', '2', '3', '4', '5']) {
+      const res = await request(new URL(server.url).origin + path, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'x-n': n }, body: '{}'
+      })
+      await res.body.dump()
+    }
+    t.equal(server.requests.length, 3, 'requests holds maxRecorded of them')
+    t.same(server.requests.map(r => r.headers['x-n']), ['3', '4', '5'], 'the oldest were dropped')
+    t.equal(server.calls, 5, 'calls counts every request')
+  })
+}
+
+t.test('stripe: options.maxRecorded drops the oldest requests, whatever their path', async t => {
+  const sim = await startStripeSimulator({ maxRecorded: 2 })
+  t.teardown(() => sim.close())
+  for (const n of ['1', '2', '3']) {
+    await (await request(sim.url + '/v1/forwarding/requests', { method: 'POST', headers: { 'x-n': n } })).body.dump()
+  }
+  await (await request(sim.url + '/v1/payment_methods/pm_card_visa', { headers: { 'x-n': '4' } })).body.dump()
+  t.same(sim.requests.map(r => r.headers['x-n']), ['3', '4'], 'the two most recent')
+  t.equal(sim.calls, 3, 'the three forwards counted, not the GET')
 })

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
-import { createRecorder, headerStrings } from './recorder.ts'
+import { headerStrings } from './recorder.ts'
 import type { RecordedRequest } from './recorder.ts'
-import { readBodiesAsText, serve } from './server.ts'
+import { readBodiesAsText, recorderFor, serve } from './server.ts'
 import type { RecordingServer, SandboxServerOptions } from './server.ts'
 
 /**
@@ -70,7 +70,7 @@ function parseBody (raw: unknown): unknown {
 }
 
 export async function startFakeDestination (opts: FakeDestinationOptions = {}): Promise<FakeDestination> {
-  const recorder = opts.recorder ?? createRecorder<DestinationReceived>()
+  const recorder = recorderFor(opts)
   const required = Object.entries(opts.requiredHeaders ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const)
   let responder: DestinationResponder = toResponder(opts.response ?? null)
   let delayMs = opts.delayMs ?? 0

@@ -18,27 +18,45 @@ export interface RecordedRequest<Headers = Record<string, string | string[] | un
 }
 
 export interface Recorder<T = RecordedRequest> {
-  /** The requests received, oldest first. */
+  /** The most recent requests received, oldest first: at most `maxRecorded` of them. */
   readonly requests: T[]
-  /** How many of them were calls to the simulated API (each simulator says which requests count). */
+  /**
+   * How many requests were calls to the simulated API (each simulator says which count), since the
+   * start: the ones `requests` no longer holds included.
+   */
   readonly calls: number
   /** Keeps `entry`, counted in `calls` unless `call` is false, and returns it. */
   record: (entry: T, call?: boolean) => T
 }
 
+/** How many requests a recorder keeps unless told otherwise. */
+export const DEFAULT_MAX_RECORDED = 1000
+
 export interface RecorderOptions<T> {
   /** The array to record into. Default: a new one. */
   requests?: T[]
+  /**
+   * Keep at most this many recent requests, dropping the oldest, so that a long run (a benchmark, a
+   * soak) does not grow without bound; `calls` still counts every one. `Infinity` keeps them all.
+   * Default 1000.
+   */
+  maxRecorded?: number
 }
 
 export function createRecorder<T = RecordedRequest> (options: RecorderOptions<T> = {}): Recorder<T> {
   const requests = options.requests ?? []
+  const max = options.maxRecorded ?? DEFAULT_MAX_RECORDED
+  if (!(max >= 0 && (Number.isInteger(max) || max === Infinity))) {
+    throw new RangeError(`maxRecorded must be a whole number of requests, 0 or more, or Infinity; got ${max}`)
+  }
   let calls = 0
   return {
     requests,
     get calls () { return calls },
     record (entry, call = true) {
       requests.push(entry)
+      // In place: callers hold on to this array.
+      if (requests.length > max) requests.splice(0, requests.length - max)
       if (call) calls++
       return entry
     }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { Recorder } from './recorder.ts'
+import { createRecorder, type Recorder } from './recorder.ts'
 
 export interface RunningServer {
   /** Base URL without a trailing slash, e.g. http://127.0.0.1:41234 */
@@ -11,16 +11,26 @@ export interface RunningServer {
 export interface SandboxServerOptions<T> {
   /** The port to listen on, on 127.0.0.1 (`start*` only). Default: a free one. */
   port?: number
-  /** Where the requests received are recorded. Default: a new recorder. */
+  /** Where the requests received are recorded. Default: a new recorder keeping `maxRecorded` of them. */
   recorder?: Recorder<T>
+  /**
+   * Without a `recorder`: keep at most this many recent requests in `requests` (the oldest are dropped;
+   * `calls` still counts every one). `Infinity` keeps them all. Default 1000.
+   */
+  maxRecorded?: number
 }
 
 /** What every `start*` function of the sandbox returns, besides its own extras. */
 export interface RecordingServer<T> extends RunningServer {
-  /** The requests received, oldest first (the recorder's array). */
+  /** The most recent requests received, oldest first (the recorder's array: at most `maxRecorded`). */
   requests: T[]
-  /** How many of them were calls to the simulated API. */
+  /** How many requests were calls to the simulated API since the start, dropped ones included. */
   readonly calls: number
+}
+
+/** The recorder `options` ask for: theirs, or a new one keeping `options.maxRecorded` (into `requests` if given). */
+export function recorderFor<T> (options: SandboxServerOptions<T>, requests?: T[]): Recorder<T> {
+  return options.recorder ?? createRecorder({ requests, maxRecorded: options.maxRecorded })
 }
 
 /** A simulator before it listens: its app and the recorder the app records into. */

@@ -22,8 +22,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { isJsonObject as isObject } from '../json.ts'
 import { createDestinationCaller, DestinationUnreachableError } from '../outbound.ts'
 import { randomString } from '../random.ts'
-import { AS_RECEIVED, createRecorder, recordOnArrival } from '../recorder.ts'
-import { serve, type SimulatorParts } from '../server.ts'
+import { AS_RECEIVED, recordOnArrival } from '../recorder.ts'
+import { recorderFor, serve, type SimulatorParts } from '../server.ts'
 import type { SandboxCard } from '../test-cards.ts'
 import { cardValues, maskedValues, substitute } from './placeholders.ts'
 import { check, FORWARD_REQUEST, type ForwardRequest } from './schema.ts'
@@ -66,7 +66,7 @@ function createAdyenSimulator (options: AdyenSimulatorOptions): SimulatorParts<A
     vault.set(m.shopperReference, shopper)
   }
   const live = options.environment === 'live'
-  const recorder = options.recorder ?? createRecorder({ requests: options.requests })
+  const recorder = recorderFor(options, options.requests)
   const caller = createDestinationCaller(options.destinationTimeoutMs ?? 15_000)
   /** Idempotency-Key -> the stored 200 body (replayed), or 'pending' while the first attempt runs. */
   const idempotency = new Map<string, unknown>()

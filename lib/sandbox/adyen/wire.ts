@@ -29,7 +29,8 @@ export interface AdyenSimulatorOptions extends SandboxServerOptions<AdyenRecorde
   /** How long the simulated Adyen waits for the third party, ms. Default 15000. */
   destinationTimeoutMs?: number
   /**
-   * The array received requests are recorded into. Default a new array. Ignored when `recorder` is given.
+   * The array received requests are recorded into (the most recent `maxRecorded` kept). Default a new array.
+   * Ignored when `recorder` is given.
    * @deprecated Pass a `recorder` (createRecorder()), as every simulator takes.
    */
   requests?: AdyenRecordedRequest[]

@@ -49,8 +49,8 @@ import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { isJsonObject as isObject } from '../json.ts'
 import { createDestinationCaller, DestinationUnreachableError } from '../outbound.ts'
-import { asReceived, createRecorder } from '../recorder.ts'
-import { serve, type SimulatorParts } from '../server.ts'
+import { asReceived } from '../recorder.ts'
+import { recorderFor, serve, type SimulatorParts } from '../server.ts'
 import { checkConfig, resolveConfig, ValidationFailure, type Json } from './config.ts'
 import { applyTransformations } from './transformations.ts'
 import {
@@ -79,7 +79,7 @@ function createBraintreeSimulator (options: BraintreeSimulatorOptions): Simulato
   const production = options.environment === 'production'
   const vault = { ...DEFAULT_VAULT, ...options.vault }
   const loaded = new Map((options.configs ?? []).map(c => [c.name, c as Json]))
-  const recorder = options.recorder ?? createRecorder<BraintreeRecordedRequest>()
+  const recorder = recorderFor(options)
   const callers = new Map<number, ReturnType<typeof createDestinationCaller>>()
 
   const app = Fastify({ logger: false })

@@ -11,8 +11,8 @@
 import Fastify from 'fastify'
 import { createDestinationCaller, DestinationUnreachableError, type DestinationAnswer } from '../outbound.ts'
 import { randomString } from '../random.ts'
-import { AS_RECEIVED, createRecorder, recordOnArrival } from '../recorder.ts'
-import { serve, type SimulatorParts } from '../server.ts'
+import { AS_RECEIVED, recordOnArrival } from '../recorder.ts'
+import { recorderFor, serve, type SimulatorParts } from '../server.ts'
 import { fill, placeholderValues, unfillable } from './placeholders.ts'
 import { validate } from './validation.ts'
 import {
@@ -80,7 +80,7 @@ function createCheckoutComSimulator (options: CheckoutComSimulatorOptions): Simu
    * An assumption: Checkout.com documents the header in its SDK, not for /forward.
    */
   const idempotency = new Map<string, { status: number, body: unknown } | 'pending'>()
-  const recorder = options.recorder ?? createRecorder<CheckoutComRecordedRequest>()
+  const recorder = recorderFor(options)
 
   const app = Fastify({ logger: false })
   app.addHook('onClose', async () => { await caller.close() })

@@ -5,8 +5,8 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
 import { isJsonObject } from '../json.ts'
 import { createDestinationCaller } from '../outbound.ts'
 import type { DestinationAnswer, DestinationUnreachableError } from '../outbound.ts'
-import { createRecorder, headerStrings, recordOnArrival } from '../recorder.ts'
-import { readBodiesAsText, serve } from '../server.ts'
+import { headerStrings, recordOnArrival } from '../recorder.ts'
+import { readBodiesAsText, recorderFor, serve } from '../server.ts'
 import type { SimulatorParts } from '../server.ts'
 import { forwardingInvalid, invalidRequest, maskApiKey, StripeApiError, upstreamFailure } from './errors.ts'
 import { canonical, decodeStripeForm } from './form.ts'
@@ -55,7 +55,7 @@ function createStripeSimulator (opts: StripeSimulatorOptions): SimulatorParts<St
   const destinations = (opts.destinations ?? [])
     .map((d): Destination => ({ url: d.url, fields: { ...STRIPE_TOKEN_VAULT_FIELDS, ...d.fields } }))
   const caller = createDestinationCaller(opts.destinationTimeoutMs ?? 10_000)
-  const recorder = opts.recorder ?? createRecorder<StripeRecordedRequest>()
+  const recorder = recorderFor(opts)
   const forwardingRequests = new Map<string, unknown>()
   const idempotency = new Map<string, IdempotencyEntry>()
 
