@@ -8,7 +8,8 @@ import type { RecordingServer, SandboxServerOptions } from './server.ts'
 
 /**
  * A fake Rokt PCI destination: the endpoint a PSP's Forward API sends the card to. It records
- * every request (these are test cards only) and answers like a PCI token endpoint would.
+ * the requests it receives (these are test cards only; the most recent 1000 unless `maxRecorded`
+ * says otherwise) and answers like a PCI token endpoint would.
  */
 
 /** One request the destination received. */
@@ -69,6 +70,7 @@ function parseBody (raw: unknown): unknown {
   }
 }
 
+/** Starts the destination on 127.0.0.1 (a free port unless `opts.port` is given). */
 export async function startFakeDestination (opts: FakeDestinationOptions = {}): Promise<FakeDestination> {
   const recorder = recorderFor(opts)
   const required = Object.entries(opts.requiredHeaders ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const)
