@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { startFakeDestination } from '../lib/sandbox/destination.ts'
 import { listen } from '../lib/sandbox/server.ts'
-import { buildStripeSimulator, startStripeSimulator, STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
+import { buildStripeSimulator, startStripeSimulator, STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/index.ts'
 import { mintToken } from '../lib/sandbox/tokens.ts'
 import { serveCommands, serverProbe } from './child.ts'
 import { buildPluginApp } from './plugin-app.ts'

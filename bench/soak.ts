@@ -18,7 +18,7 @@ import Fastify from 'fastify'
 import { Agent, request } from 'undici'
 import cardForwarding, { stripe } from '../index.ts'
 import { startFakeDestination } from '../lib/sandbox/destination.ts'
-import { startStripeSimulator, STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
+import { startStripeSimulator, STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/index.ts'
 import { mintToken } from '../lib/sandbox/tokens.ts'
 
 const SECRET = 'soak-test-secret-0123456789-abcdefghij'

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap'
 import { stripe, type CircuitBreakerOptions } from '../index.ts'
 import { createCircuitBreaker } from '../lib/psp/circuit-breaker.ts'
 import { createPspClient } from '../lib/psp/client.ts'
-import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
+import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/index.ts'
 import { buildHarness, validBody } from './helpers/harness.ts'
 import { refusedUrl, startFaultyPsp, VAULTED_WITH_BILLING } from './helpers/faulty-psp.ts'
 

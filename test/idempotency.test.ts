@@ -4,7 +4,7 @@ import { Agent, type Dispatcher } from 'undici'
 import { memoryIdempotencyStore, stripe, type IdempotencyStore, type StripeOptions } from '../index.ts'
 import { pspIdempotencyKey, readIdempotencyKey } from '../lib/route/idempotency.ts'
 import { startFakeDestination } from '../lib/sandbox/destination.ts'
-import { startStripeSimulator, STRIPE_SANDBOX_API_KEY, type StripeRecordedRequest } from '../lib/sandbox/stripe.ts'
+import { startStripeSimulator, STRIPE_SANDBOX_API_KEY, type StripeRecordedRequest } from '../lib/sandbox/index.ts'
 import { AUDIENCE, buildHarness, DESTINATION, ISSUER, ROKT_API_KEY, rsaKeys, token, validBody, type Harness, type HarnessOptions } from './helpers/harness.ts'
 import { failingLookup, refusedUrl, startFaultyPsp, VAULTED_WITH_BILLING } from './helpers/faulty-psp.ts'
 

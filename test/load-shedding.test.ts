@@ -7,7 +7,7 @@ import t, { type Test } from 'tap'
 import cardForwarding, { hashClientSecret, stripe } from '../index.ts'
 import { defaultMaxRss, loadSheddingDefaults } from '../lib/options/load-shedding.ts'
 import { generateTestKeys } from '../lib/sandbox/tokens.ts'
-import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
+import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/index.ts'
 import type { LoadSheddingOptions } from '../types/index.ts'
 import { AUDIENCE, buildHarness, DESTINATION, ISSUER, rsaKeys, token, validBody, type Harness, type HarnessOptions } from './helpers/harness.ts'
 

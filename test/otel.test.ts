@@ -5,7 +5,7 @@ import { SpanKind } from '@opentelemetry/api'
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node'
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici'
 import { FastifyOtelInstrumentation } from '@fastify/otel'
-import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
+import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/index.ts'
 import { buildHarness, EMAIL, token, validBody } from './helpers/harness.ts'
 
 const exporter = new InMemorySpanExporter()

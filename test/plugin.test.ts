@@ -2,7 +2,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import cardForwarding, { stripe } from '../index.ts'
-import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
+import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/index.ts'
 import { buildHarness, DESTINATION, EMAIL, ISSUER, AUDIENCE, ROKT_API_KEY, rsaKeys, token, validBody } from './helpers/harness.ts'
 
 t.test('happy path: the destination receives the real test card and the plugin relays its answer', async t => {

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { Agent } from 'undici'
 import { stripe, type ForwardMetric, type StripeOptions } from '../index.ts'
-import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
+import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/index.ts'
 import { startFakeDestination } from '../lib/sandbox/destination.ts'
 import { buildHarness, DESTINATION, logLines, ROKT_API_KEY, validBody, type Harness, type HarnessOptions } from './helpers/harness.ts'
 import { blackholeUrl, failingLookup, refusedUrl, startFaultyPsp, startNotHttpPsp, startHttpsStripeSimulator, TLS_CERT, VAULTED_WITH_BILLING } from './helpers/faulty-psp.ts'

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { request } from 'undici'
-import { ADYEN_SANDBOX, buildAdyenSimulator, startAdyenSimulator, type AdyenSimulatorOptions } from '../lib/sandbox/adyen.ts'
+import { ADYEN_SANDBOX, buildAdyenSimulator, startAdyenSimulator, type AdyenSimulatorOptions } from '../lib/sandbox/index.ts'
 import { startFakeDestination, type FakeDestination } from '../lib/sandbox/destination.ts'
 import { listen } from '../lib/sandbox/server.ts'
 import { TEST_CARDS } from '../lib/sandbox/test-cards.ts'

@@ -2,12 +2,13 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { request } from 'undici'
-import { BRAINTREE_SANDBOX_CREDENTIALS, BRAINTREE_TEST_TOKENS, buildBraintreeSimulator, startBraintreeSimulator, type BraintreeSimulator } from '../lib/sandbox/braintree.ts'
+import { BRAINTREE_SANDBOX_CREDENTIALS, BRAINTREE_TEST_TOKENS, buildBraintreeSimulator, startBraintreeSimulator, type BraintreeSimulator } from '../lib/sandbox/index.ts'
 import { startFakeDestination, type FakeDestination } from '../lib/sandbox/destination.ts'
 import { TEST_CARDS } from '../lib/sandbox/test-cards.ts'
 
-// The simulator is checked against Braintree's documentation (reference/forward-api/*), not against
-// our adapter: request keys, Basic auth, config and transformations, envelope and error shapes.
+// The simulator is checked against Braintree's documentation
+// (https://developer.paypal.com/braintree/docs/reference/forward-api/forward/ and the pages beside it),
+// not against our adapter: request keys, Basic auth, config and transformations, envelope and error shapes.
 
 const AUTH = 'Basic ' + Buffer.from(`${BRAINTREE_SANDBOX_CREDENTIALS.publicKey}:${BRAINTREE_SANDBOX_CREDENTIALS.privateKey}`).toString('base64')
 

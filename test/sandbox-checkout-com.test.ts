@@ -2,13 +2,8 @@ import t, { type Test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
 import { request } from 'undici'
-import {
-  CHECKOUT_COM_SANDBOX_SECRET_KEY as KEY,
-  CHECKOUT_COM_TEST_CVV_TOKEN,
-  CHECKOUT_COM_TEST_SOURCES as SRC,
-  CHECKOUT_COM_TEST_TOKEN,
-  startCheckoutComSimulator
-} from '../lib/sandbox/checkout-com.ts'
+import { CHECKOUT_COM_SANDBOX_SECRET_KEY as KEY, CHECKOUT_COM_TEST_SOURCES as SRC, startCheckoutComSimulator } from '../lib/sandbox/index.ts'
+import { CHECKOUT_COM_TEST_CVV_TOKEN, CHECKOUT_COM_TEST_TOKEN } from '../lib/sandbox/checkout-com/wire.ts'
 import { startFakeDestination, type DestinationResponse } from '../lib/sandbox/destination.ts'
 import { listen } from '../lib/sandbox/server.ts'
 import { TEST_CARDS } from '../lib/sandbox/test-cards.ts'

@@ -7,10 +7,10 @@ import { startFakeDestination } from '../lib/sandbox/destination.ts'
 import type { FakeDestination, FakeDestinationOptions } from '../lib/sandbox/destination.ts'
 import { DestinationUnreachableError } from '../lib/sandbox/outbound.ts'
 import { listen } from '../lib/sandbox/server.ts'
-import {
-  buildStripeSimulator, decodeStripeForm, maskApiKey, startStripeSimulator, STRIPE_SANDBOX_API_KEY, upstreamFailure
-} from '../lib/sandbox/stripe.ts'
-import type { StripeSimulator, StripeSimulatorOptions } from '../lib/sandbox/stripe.ts'
+import { buildStripeSimulator, startStripeSimulator, STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/index.ts'
+import type { StripeSimulator, StripeSimulatorOptions } from '../lib/sandbox/index.ts'
+import { maskApiKey, upstreamFailure } from '../lib/sandbox/stripe/errors.ts'
+import { decodeStripeForm } from '../lib/sandbox/stripe/form.ts'
 
 interface Test { teardown: (fn: () => unknown) => void }
 type Pairs = Array<[string, string]>

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import cardForwarding, { stripe } from '../index.ts'
-import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
+import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/index.ts'
 import { startJwksServer } from '../lib/sandbox/tokens.ts'
 import { AUDIENCE, buildHarness, DESTINATION, ISSUER, logLines, rsaKeys, token, validBody } from './helpers/harness.ts'
 import { expectDenied, send, startForwardingProxy } from './helpers/security.ts'

@@ -1,21 +1,21 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
-import { listen } from './server.ts'
-import type { RunningServer } from './server.ts'
+import { headerStrings } from './recorder.ts'
+import type { RecordedRequest } from './recorder.ts'
+import { readBodiesAsText, recorderFor, serve } from './server.ts'
+import type { RecordingServer, SandboxServerOptions } from './server.ts'
 
 /**
  * A fake Rokt PCI destination: the endpoint a PSP's Forward API sends the card to. It records
- * every request (these are test cards only) and answers like a PCI token endpoint would.
+ * the requests it receives (these are test cards only; the most recent 1000 unless `maxRecorded`
+ * says otherwise) and answers like a PCI token endpoint would.
  */
 
 /** One request the destination received. */
-export interface DestinationReceived {
-  method: string
+export interface DestinationReceived extends RecordedRequest<Record<string, string>, unknown> {
   /** The path, with its query string. */
   path: string
-  /** Lower-cased names. */
-  headers: Record<string, string>
   /** Parsed JSON when the body was JSON, else the raw string ('' when there was none). */
   body: unknown
 }
@@ -30,7 +30,7 @@ export interface DestinationResponse {
 
 export type DestinationResponder = (received: DestinationReceived) => DestinationResponse | Promise<DestinationResponse>
 
-export interface FakeDestinationOptions {
+export interface FakeDestinationOptions extends SandboxServerOptions<DestinationReceived> {
   /** The endpoint path put in `url`. Default `/v1/cards/tokenize`. Every path is answered. */
   path?: string
   /** Headers the destination insists on, e.g. `{ 'x-rokt-api-key': 'k' }` (names are case-insensitive). Otherwise 401. */
@@ -41,11 +41,14 @@ export interface FakeDestinationOptions {
   response?: DestinationResponse | DestinationResponder
 }
 
-export interface FakeDestination extends RunningServer {
+export interface FakeDestination extends RecordingServer<DestinationReceived> {
   /** The full endpoint URL (base URL + `path`). */
   url: string
   baseUrl: string
+  /** The same array as `requests`, by its first name. */
   received: DestinationReceived[]
+  /** How many requests arrived: every recorded one. */
+  readonly calls: number
   /** Replaces the answer; `null` restores the default. */
   setResponse: (response: DestinationResponse | DestinationResponder | null) => void
   setDelay: (ms: number) => void
@@ -67,24 +70,22 @@ function parseBody (raw: unknown): unknown {
   }
 }
 
+/** Starts the destination on 127.0.0.1 (a free port unless `opts.port` is given). */
 export async function startFakeDestination (opts: FakeDestinationOptions = {}): Promise<FakeDestination> {
-  const received: DestinationReceived[] = []
+  const recorder = recorderFor(opts)
   const required = Object.entries(opts.requiredHeaders ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const)
   let responder: DestinationResponder = toResponder(opts.response ?? null)
   let delayMs = opts.delayMs ?? 0
   const pending = new Set<AbortController>()
 
   const app = Fastify({ logger: false })
-  app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => { done(null, body) })
+  readBodiesAsText(app)
   // Pending delays end when the server closes, so close() never waits for them.
   app.addHook('preClose', async () => { for (const c of pending) c.abort() })
 
   app.all('/*', async (request, reply) => {
-    const headers: Record<string, string> = {}
-    for (const [name, value] of Object.entries(request.headers)) headers[name] = String(value)
-    const entry: DestinationReceived = { method: request.method, path: request.url, headers, body: parseBody(request.body) }
-    received.push(entry)
+    const headers = headerStrings(request.headers)
+    const entry = recorder.record({ method: request.method, path: request.url, headers, body: parseBody(request.body) })
 
     if (delayMs > 0) {
       const controller = new AbortController()
@@ -103,19 +104,21 @@ export async function startFakeDestination (opts: FakeDestinationOptions = {}): 
     }
 
     for (const [name, value] of required) {
-      if (headers[name] !== value) return reply.code(401).send({ error: 'unauthorized', message: 'Missing or invalid credentials.' })
+      if (entry.headers[name] !== value) return reply.code(401).send({ error: 'unauthorized', message: 'Missing or invalid credentials.' })
     }
     const answer = await responder(entry)
     return reply.code(answer.status).headers({ ...answer.headers }).send(answer.body)
   })
 
-  const server = await listen(app)
+  const server = await serve({ app, recorder }, opts.port)
   const path = opts.path ?? '/v1/cards/tokenize'
   return {
     url: server.url + path,
     baseUrl: server.url,
     close: server.close,
-    received,
+    requests: recorder.requests,
+    received: recorder.requests,
+    get calls () { return recorder.calls },
     setResponse: (response) => { responder = toResponder(response) },
     setDelay: (ms) => { delayMs = ms }
   }

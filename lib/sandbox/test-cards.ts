@@ -22,7 +22,9 @@ const billing: BillingAddress = {
 /** Published test card numbers (Visa 4242…, Mastercard 5555…, Amex 3782…). */
 export const TEST_CARDS = {
   visa: { number: '4242424242424242', expMonth: '12', expYear: '2034', holderName: 'Jenny Rosen', billing },
-  mastercard: { number: '5555555555554444', expMonth: '03', expYear: '2030', holderName: 'John Smith', billing: { ...billing, line2: 'Suite 4' } },
+  mastercard: {
+    number: '5555555555554444', expMonth: '03', expYear: '2030', holderName: 'John Smith', billing: { ...billing, line2: 'Suite 4' }
+  },
   amex: { number: '378282246310005', expMonth: '08', expYear: '2031', holderName: 'Ana Silva', billing },
   visaWithCvc: { number: '4000056655665556', expMonth: '11', expYear: '2032', holderName: 'Kai Tanaka', cvc: '123', billing }
 } as const satisfies Record<string, SandboxCard>

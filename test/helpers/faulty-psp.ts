@@ -4,7 +4,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https'
 import { connect, createServer as createNetServer, type Socket } from 'node:net'
 import type { Test } from 'tap'
-import { buildStripeSimulator, type StripeSimulatorOptions } from '../../lib/sandbox/stripe.ts'
+import { buildStripeSimulator, type StripeSimulatorOptions } from '../../lib/sandbox/index.ts'
 
 /** PSPs that misbehave on real loopback sockets, for the fault matrix. */
 

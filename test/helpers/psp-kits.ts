@@ -3,10 +3,10 @@ import { adyen } from '../../lib/psp/adapters/adyen.ts'
 import { braintree } from '../../lib/psp/adapters/braintree.ts'
 import { checkoutCom } from '../../lib/psp/adapters/checkout-com.ts'
 import { stripe } from '../../lib/psp/adapters/stripe.ts'
-import { ADYEN_SANDBOX, startAdyenSimulator } from '../../lib/sandbox/adyen.ts'
-import { BRAINTREE_SANDBOX_CREDENTIALS, BRAINTREE_TEST_TOKENS, startBraintreeSimulator } from '../../lib/sandbox/braintree.ts'
-import { CHECKOUT_COM_SANDBOX_SECRET_KEY, CHECKOUT_COM_TEST_SOURCES, startCheckoutComSimulator } from '../../lib/sandbox/checkout-com.ts'
-import { startStripeSimulator, STRIPE_SANDBOX_API_KEY } from '../../lib/sandbox/stripe.ts'
+import {
+  ADYEN_SANDBOX, BRAINTREE_SANDBOX_CREDENTIALS, BRAINTREE_TEST_TOKENS, CHECKOUT_COM_SANDBOX_SECRET_KEY, CHECKOUT_COM_TEST_SOURCES,
+  startAdyenSimulator, startBraintreeSimulator, startCheckoutComSimulator, startStripeSimulator, STRIPE_SANDBOX_API_KEY
+} from '../../lib/sandbox/index.ts'
 import { TEST_CARDS, type SandboxCard } from '../../lib/sandbox/test-cards.ts'
 
 export interface RunningSimulator {
@@ -16,7 +16,10 @@ export interface RunningSimulator {
   readonly calls: number
 }
 
-/** What the end-to-end suites need to run one PSP: its simulator, its adapter and a vault record. */
+/**
+ * What the end-to-end suites need to run one PSP: its simulator, its adapter and a vault record.
+ * The simulators keep every request (maxRecorded: Infinity): "nothing reached the PSP" compares counts.
+ */
 export interface PspKit {
   name: string
   start: (destinationUrl: string) => Promise<RunningSimulator>
@@ -31,7 +34,7 @@ export interface PspKit {
 export const PSP_KITS: PspKit[] = [
   {
     name: 'stripe',
-    start: url => startStripeSimulator({ destinations: [{ url }] }),
+    start: url => startStripeSimulator({ destinations: [{ url }], maxRecorded: Infinity }),
     adapter: url => stripe({ apiKey: STRIPE_SANDBOX_API_KEY, baseUrl: url }),
     record: { paymentMethod: 'pm_card_visa' },
     unknownRecord: { paymentMethod: 'pm_unknown' },
@@ -39,7 +42,7 @@ export const PSP_KITS: PspKit[] = [
   },
   {
     name: 'adyen',
-    start: () => startAdyenSimulator(),
+    start: () => startAdyenSimulator({ maxRecorded: Infinity }),
     adapter: url => adyen({ apiKey: ADYEN_SANDBOX.apiKey, merchantAccount: ADYEN_SANDBOX.merchantAccount, environment: 'test', baseUrl: url }),
     record: { storedPaymentMethodId: ADYEN_SANDBOX.storedPaymentMethods[0].storedPaymentMethodId, shopperReference: ADYEN_SANDBOX.shopperReference },
     unknownRecord: { storedPaymentMethodId: 'ZZZZZZZZZZZZZZZZ', shopperReference: ADYEN_SANDBOX.shopperReference },
@@ -47,7 +50,7 @@ export const PSP_KITS: PspKit[] = [
   },
   {
     name: 'braintree',
-    start: () => startBraintreeSimulator(),
+    start: () => startBraintreeSimulator({ maxRecorded: Infinity }),
     adapter: url => braintree({ ...BRAINTREE_SANDBOX_CREDENTIALS, environment: 'sandbox', baseUrl: url }),
     record: { paymentMethodToken: BRAINTREE_TEST_TOKENS.visa },
     unknownRecord: { paymentMethodToken: 'bt_unknown' },
@@ -55,7 +58,7 @@ export const PSP_KITS: PspKit[] = [
   },
   {
     name: 'checkout.com',
-    start: () => startCheckoutComSimulator(),
+    start: () => startCheckoutComSimulator({ maxRecorded: Infinity }),
     adapter: url => checkoutCom({ secretKey: CHECKOUT_COM_SANDBOX_SECRET_KEY, environment: 'sandbox', baseUrl: url }),
     record: { sourceId: CHECKOUT_COM_TEST_SOURCES.visa },
     unknownRecord: { sourceId: 'src_aaaaaaaaaaaaaaaaaaaaaaaaaa' },

@@ -25,7 +25,7 @@
  *   `{ error, message: { "server_error?": true, <connect|request|socket>_timeout? }, "request-uuid" }`.
  * - Validation errors: `{ error, message: { "validation_error?": true, … }, "request-uuid" }`.
  *
- * Our reading where the pages we could read are silent (each is marked "reading:" below):
+ * Our reading where the pages we could read are silent (each is marked `// reading` in the code):
  * - Where non-card fields come from: the body is built only by the config's transformations, starting
  *   from an empty JSON object (the docs' example `{"path": "/body/parent/child", "value": 1}` yields
  *   `{"parent": {"child": 1}}`). Constant fields are literal values in the config; per-request,
@@ -47,71 +47,18 @@
  */
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { createDestinationCaller, DestinationUnreachableError } from './outbound.ts'
-import { listen, type RunningServer } from './server.ts'
-import { TEST_CARDS, type SandboxCard } from './test-cards.ts'
-
-/** A vault entry that is not an exportable card: the two documented 422 cases. */
-export type BraintreeVaultFault = 'no_payment_data' | 'not_exportable'
-
-/** Tokens the simulator's vault holds by default. */
-export const BRAINTREE_TEST_TOKENS = {
-  visa: 'bt_visa',
-  mastercard: 'bt_mastercard',
-  amex: 'bt_amex',
-  visaWithCvc: 'bt_visa_cvc',
-  noPaymentData: 'bt_no_payment_data',
-  notExportable: 'bt_not_exportable'
-} as const
-
-/** Default sandbox credentials of the simulator. */
-export const BRAINTREE_SANDBOX_CREDENTIALS = {
-  merchantId: 'sandbox_merchant',
-  publicKey: 'sandbox_public_key',
-  privateKey: 'sandbox_private_key'
-} as const
-
-export interface BraintreeSimulatorOptions {
-  merchantId?: string
-  publicKey?: string
-  privateKey?: string
-  /** 'production' refuses inline configs, as Braintree's production does. Default 'sandbox'. */
-  environment?: 'sandbox' | 'production'
-  /** false: the credentials lack the Forward API right (403). Default true. */
-  forwardApiRight?: boolean
-  /** Extra vault entries, token -> card (added to the defaults of BRAINTREE_TEST_TOKENS). */
-  vault?: Record<string, SandboxCard | BraintreeVaultFault>
-  /** Configs "reviewed and loaded", looked up by `name`. */
-  configs?: ReadonlyArray<{ name: string } & object>
-  /** Destination timeout when the config sets no `request_timeout`, ms. Default 10000 (Braintree's). */
-  destinationTimeoutMs?: number
-}
-
-export interface RecordedRequest {
-  method: string
-  path: string
-  headers: Record<string, string | string[] | undefined>
-  body: unknown
-}
-
-export interface BraintreeSimulator extends RunningServer {
-  /** Every request that reached the Forward API route. */
-  requests: RecordedRequest[]
-  readonly calls: number
-}
-
-const DEFAULT_VAULT: Record<string, SandboxCard | BraintreeVaultFault> = {
-  [BRAINTREE_TEST_TOKENS.visa]: TEST_CARDS.visa,
-  [BRAINTREE_TEST_TOKENS.mastercard]: TEST_CARDS.mastercard,
-  [BRAINTREE_TEST_TOKENS.amex]: TEST_CARDS.amex,
-  [BRAINTREE_TEST_TOKENS.visaWithCvc]: TEST_CARDS.visaWithCvc,
-  [BRAINTREE_TEST_TOKENS.noPaymentData]: 'no_payment_data',
-  [BRAINTREE_TEST_TOKENS.notExportable]: 'not_exportable'
-}
+import { isJsonObject as isObject } from '../json.ts'
+import { createDestinationCaller, DestinationUnreachableError } from '../outbound.ts'
+import { asReceived } from '../recorder.ts'
+import { recorderFor, serve, type SimulatorParts } from '../server.ts'
+import { checkConfig, resolveConfig, ValidationFailure, type Json } from './config.ts'
+import { applyTransformations } from './transformations.ts'
+import {
+  BRAINTREE_SANDBOX_CREDENTIALS, DEFAULT_VAULT, type BraintreeRecordedRequest, type BraintreeSimulator, type BraintreeSimulatorOptions
+} from './wire.ts'
 
 const CARD_TYPES: Record<string, string> = { 3: 'American Express', 4: 'Visa', 5: 'MasterCard' }
 const HTTP_METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'])
-const FORMATS = new Set(['json', 'urlencode', 'xml'])
 const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_)/
 const TIMEOUTS: Record<string, [string, string]> = {
   UND_ERR_CONNECT_TIMEOUT: ['Connect timeout', 'connect_timeout'],
@@ -119,31 +66,23 @@ const TIMEOUTS: Record<string, [string, string]> = {
   UND_ERR_BODY_TIMEOUT: ['Socket timeout', 'socket_timeout']
 }
 
-/** A validation error, thrown while reading the request and its config. */
-class ValidationFailure extends Error {
-  readonly fields: Record<string, unknown>
-  constructor (error: string, fields: Record<string, unknown> = {}) {
-    super(error)
-    this.fields = fields
-  }
+/** The Braintree Forward API simulator as a Fastify app (not listening). */
+export function buildBraintreeSimulator (options: BraintreeSimulatorOptions = {}): FastifyInstance {
+  return createBraintreeSimulator(options).app
 }
 
-type Json = Record<string, unknown>
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v)
-
-const recorders = new WeakMap<FastifyInstance, RecordedRequest[]>()
-
-export function buildBraintreeSimulator (options: BraintreeSimulatorOptions = {}): FastifyInstance {
+function createBraintreeSimulator (options: BraintreeSimulatorOptions): SimulatorParts<BraintreeRecordedRequest> {
   const merchantId = options.merchantId ?? BRAINTREE_SANDBOX_CREDENTIALS.merchantId
-  const expectedAuth = 'Basic ' + Buffer.from(`${options.publicKey ?? BRAINTREE_SANDBOX_CREDENTIALS.publicKey}:${options.privateKey ?? BRAINTREE_SANDBOX_CREDENTIALS.privateKey}`).toString('base64')
+  const publicKey = options.publicKey ?? BRAINTREE_SANDBOX_CREDENTIALS.publicKey
+  const privateKey = options.privateKey ?? BRAINTREE_SANDBOX_CREDENTIALS.privateKey
+  const expectedAuth = 'Basic ' + Buffer.from(`${publicKey}:${privateKey}`).toString('base64')
   const production = options.environment === 'production'
   const vault = { ...DEFAULT_VAULT, ...options.vault }
   const loaded = new Map((options.configs ?? []).map(c => [c.name, c as Json]))
-  const requests: RecordedRequest[] = []
+  const recorder = recorderFor(options)
   const callers = new Map<number, ReturnType<typeof createDestinationCaller>>()
 
   const app = Fastify({ logger: false })
-  recorders.set(app, requests)
   app.addHook('onClose', async () => {
     await Promise.all([...callers.values()].map(c => c.close()))
   })
@@ -155,7 +94,7 @@ export function buildBraintreeSimulator (options: BraintreeSimulatorOptions = {}
   })
 
   app.post('/', async (request, reply) => {
-    requests.push({ method: request.method, path: request.url, headers: { ...request.headers }, body: request.body })
+    recorder.record(asReceived(request, request.body))
     const uuid = randomUUID()
     const vaultError = (status: number, message?: string) => reply.code(status).send({
       error: 'Vault error',
@@ -190,7 +129,7 @@ export function buildBraintreeSimulator (options: BraintreeSimulatorOptions = {}
       if (entry === 'no_payment_data') return vaultError(422, 'No payment data')
       if (entry === 'not_exportable') return vaultError(422, 'The provided payment method cannot be exported')
 
-      const config = resolveConfig(body)
+      const config = resolveConfig(body, production, loaded)
       checkConfig(config, method, body.url as string)
 
       const vars = new Map<string, unknown>()
@@ -228,7 +167,8 @@ export function buildBraintreeSimulator (options: BraintreeSimulatorOptions = {}
       }
       try {
         const answer = await caller.call(target.toString(), method, headers, payload)
-        return reply.code(200).send({ status: answer.status, headers: answer.headers, body: answer.body, 'request-time': answer.durationMs })
+        const envelope = { status: answer.status, headers: answer.headers, body: answer.body, 'request-time': answer.durationMs }
+        return reply.code(200).send(envelope)
       } catch (err) {
         return serverError(err as DestinationUnreachableError, timeoutMs)
       }
@@ -242,128 +182,18 @@ export function buildBraintreeSimulator (options: BraintreeSimulatorOptions = {}
       const code = String((err.cause as { code?: unknown }).code)
       const timeout = TIMEOUTS[code]
       if (timeout !== undefined) {
-        return reply.code(504).send({ error: timeout[0], message: { 'server_error?': true, [timeout[1]]: timeoutMs }, 'request-uuid': uuid })
+        const message = { 'server_error?': true, [timeout[1]]: timeoutMs }
+        return reply.code(504).send({ error: timeout[0], message, 'request-uuid': uuid })
       }
       const error = TLS_CODE.test(code) ? 'TLS error' : 'Connection error'
       return reply.code(502).send({ error, message: { 'server_error?': true }, 'request-uuid': uuid })
     }
   })
 
-  function resolveConfig (body: Json): Json {
-    if (body.config !== undefined) {
-      if (production) throw new ValidationFailure('Inline configurations are not allowed in production')
-      return isObject(body.config) ? body.config : {}
-    }
-    if (typeof body.name !== 'string') throw new ValidationFailure('Missing config name') // reading
-    const config = loaded.get(body.name)
-    if (config === undefined) throw new ValidationFailure('Unknown config', { name: body.name }) // reading
-    return config
-  }
-
-  function checkConfig (config: Json, method: string, url: string): void {
-    if (!Array.isArray(config.methods)) throw new ValidationFailure("Config 'methods' must be an array")
-    let pattern: RegExp
-    try {
-      if (typeof config.url !== 'string') throw new Error('no url')
-      pattern = new RegExp(`^(?:${config.url})$`)
-    } catch {
-      throw new ValidationFailure('Config must specify a valid URL regex')
-    }
-    const format = config.request_format
-    if (format !== undefined && (!isObject(format) || !Object.values(format).every(f => FORMATS.has(f as string)))) {
-      throw new ValidationFailure('Invalid request_format', { request_format: format })
-    }
-    const types = Array.isArray(config.types) ? config.types : []
-    if (!types.includes('CreditCard')) {
-      throw new ValidationFailure('No config specified for payment type', { vault_type: 'CreditCard', supported_by_config: types })
-    }
-    if (!config.methods.some(m => typeof m === 'string' && m.toUpperCase() === method)) {
-      throw new ValidationFailure('HTTP method not allowed by config', { method }) // reading
-    }
-    if (!pattern.test(url)) throw new ValidationFailure('URL not allowed by config', { url }) // reading
-  }
-
-  return app
+  return { app, recorder }
 }
 
-interface Outgoing {
-  body: unknown
-  header: Json
-  urlparam: Json
-  var: Json
-}
-
-function applyTransformations (config: Json, vars: Map<string, unknown>): Outgoing {
-  const out: Outgoing = { body: {}, header: {}, urlparam: {}, var: {} }
-  const list = Array.isArray(config.transformations) ? config.transformations : []
-  for (const t of list) {
-    if (!isObject(t) || typeof t.path !== 'string') throw new ValidationFailure('Invalid transformation', { transformation: t }) // reading
-    const [base, ...segments] = parsePath(t.path)
-    const value = evaluate(t.value)
-    if (base === 'body') {
-      out.body = segments.length === 0 ? value : setIn(out.body, segments, value)
-    } else if ((base === 'header' || base === 'urlparam' || base === 'var') && segments.length === 1) {
-      out[base][segments[0]] = value
-    } else {
-      throw new ValidationFailure('Invalid transformation path', { path: t.path }) // reading
-    }
-  }
-  return out
-
-  function evaluate (value: unknown): unknown {
-    if (typeof value === 'string' && value.startsWith('$/')) {
-      const [base, ...segments] = parsePath(value.slice(1))
-      let node: unknown = (out as unknown as Json)[base]
-      for (const s of segments) node = isObject(node) || Array.isArray(node) ? (node as Json)[s] : undefined
-      if (node === undefined) throw new ValidationFailure('Undefined variable', { variable: value }) // reading
-      return structuredClone(node)
-    }
-    if (typeof value === 'string' && value.startsWith('$')) {
-      const name = value.slice(1)
-      if (!vars.has(name)) throw new ValidationFailure('Undefined variable', { variable: value }) // reading
-      return vars.get(name)
-    }
-    if (Array.isArray(value)) {
-      const [fn, ...args] = value
-      if (fn === 'array') return args.map(evaluate)
-      if (fn === 'join') {
-        const list = evaluate(args[1])
-        return (Array.isArray(list) ? list : [list]).join(String(evaluate(args[0])))
-      }
-      if (fn === 'base64') return Buffer.from(String(evaluate(args[0]))).toString('base64')
-      throw new ValidationFailure('Unknown function', { function: fn }) // reading
-    }
-    return value
-  }
-}
-
-/** "/body/a~1b/0" -> ['body', 'a/b', '0'] (RFC 6901 unescaping). */
-function parsePath (path: string): string[] {
-  const segments = path.split('/').slice(1).map(s => s.replaceAll('~1', '/').replaceAll('~0', '~'))
-  if (path[0] !== '/' || segments.includes('__proto__')) throw new ValidationFailure('Invalid transformation path', { path })
-  return segments
-}
-
-function setIn (root: unknown, segments: string[], value: unknown): unknown {
-  const top: any = isObject(root) || Array.isArray(root) ? root : {}
-  let node = top
-  for (let i = 0; i < segments.length - 1; i++) {
-    const key = segments[i]
-    if (node[key] === null || typeof node[key] !== 'object') node[key] = /^\d+$/.test(segments[i + 1]) ? [] : {}
-    node = node[key]
-  }
-  node[segments[segments.length - 1]] = value
-  return top
-}
-
-/** Starts the simulator on 127.0.0.1 at a free port. */
+/** Starts the simulator on 127.0.0.1 (a free port unless `options.port` is given). */
 export async function startBraintreeSimulator (options: BraintreeSimulatorOptions = {}): Promise<BraintreeSimulator> {
-  const app = buildBraintreeSimulator(options)
-  const server = await listen(app)
-  const requests = recorders.get(app) as RecordedRequest[]
-  return {
-    ...server,
-    requests,
-    get calls () { return requests.length }
-  }
+  return serve(createBraintreeSimulator(options), options.port)
 }
