@@ -71,9 +71,8 @@ t.test('after N consecutive 5xx the route fails fast with 503 + Retry-After and 
   const { psp, set } = await switchablePsp(t)
   const h = await harness(t, psp.url, { failureThreshold: 3, coolDownMs: 400 })
   for (let i = 0; i < 3; i++) t.equal((await h.post(validBody)).statusCode, 502)
-  const started = performance.now()
+  // Failing fast is shown by what reached the PSP (nothing, below), never by a timing: the machine may be loaded.
   const fast = await h.post(validBody)
-  t.ok(performance.now() - started < 100, 'answered at once')
   t.equal(fast.statusCode, 503)
   t.same(fast.json, { statusCode: 503, code: 'CARD_FORWARDING_PSP_UNAVAILABLE', error: 'Service Unavailable', message: 'stripe is unavailable, retry later' })
   t.equal(fast.headers['retry-after'], '1')

@@ -94,10 +94,8 @@ t.test('B24 a JWKS that accepts the connection but never answers -> 503 + Retry-
   t.ok(elapsed >= 250 && elapsed < 2000, `answered in ${elapsed} ms (fetch budget 300 ms)`)
   t.equal(res.headers['retry-after'], '5')
   t.equal(res.headers['www-authenticate'], undefined, 'not an authentication failure')
-  const again = Date.now()
   await expectDenied(t, h, () => h.post(validBody, { token: signedBy(rokt1) }), 503, 'CARD_FORWARDING_AUTH_UNAVAILABLE', 'within the cooldown')
-  t.ok(Date.now() - again < 250, 'a second request within the cooldown fails fast, without another fetch')
-  t.equal(jwks.requests, 1)
+  t.equal(jwks.requests, 1, 'a second request within the cooldown fails without another fetch')
   t.match(h.audits, [{ event: 'auth_failed', statusCode: 503, reason: 'jwks_unavailable' }, { event: 'auth_failed', statusCode: 503 }])
 })
 
