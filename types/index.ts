@@ -52,7 +52,8 @@ export interface CardForwardingOptions<Psps extends Record<string, PspAdapter<an
   onForward?: (event: ForwardMetric) => void
   /**
    * Where Idempotency-Keys and the per-reference in-flight locks are kept. Default: in memory
-   * (`memoryIdempotencyStore()`, 10 000 keys), which is right for one instance only.
+   * (`memoryIdempotencyStore()`, 10 000 keys, 64 MiB), which is right for one instance only;
+   * several instances share `redisIdempotencyStore` from `fastify-rokt-card-forwarding/redis`.
    */
   idempotencyStore?: IdempotencyStore
   /** How long a successful response is replayed to retries with the same Idempotency-Key, ms. Default 24 h. */

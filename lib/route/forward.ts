@@ -30,7 +30,7 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
     const facts = setFacts(request, { actor: factsOf(request).actor, destination: body.destination, referenceHash: hashReference(body.partnerPaymentReference) })
     const destination = destinations.get(body.destination)
     if (destination === undefined) throw new UnknownDestinationError()
-    const entry = await idempotency.enter(facts.actor ?? '', readIdempotencyKey(request.headers['idempotency-key']), body)
+    const entry = await idempotency.enter(facts.actor ?? '', readIdempotencyKey(request.headers['idempotency-key']), body, request.log)
     if (entry.replay !== undefined) {
       audit(request, 'duplicate_replayed', { ...facts, statusCode: entry.replay.statusCode })
       reply.header('idempotent-replayed', 'true')
@@ -47,7 +47,8 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
         { retries, baseDelayMs: retry.baseDelayMs, signal }))
       audit(request, 'forward_ok', { ...facts, statusCode: 200 })
       const response = { status: result.status, headers: result.headers, body: relay === 'psp' ? result.pspBody : result.body, 'request-time': result.requestTime }
-      await entry.succeed({ statusCode: 200, body: response }).catch(err => request.log.error({ err }, 'card-forwarding: could not store the idempotent response'))
+      const kept = await entry.succeed({ statusCode: 200, body: response }).catch(err => request.log.error({ err }, 'card-forwarding: could not store the idempotent response'))
+      if (kept === false) request.log.warn('card-forwarding: the idempotency store no longer held this claim (or would not keep the answer): a retry will not be replayed')
       return response
     } finally {
       await entry.leave().catch(err => request.log.error({ err }, 'card-forwarding: could not release the idempotency lock'))
