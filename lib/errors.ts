@@ -20,6 +20,8 @@ export const RequestInProgressError = createError<'CARD_FORWARDING_REQUEST_IN_PR
 export const ShuttingDownError = createError<'CARD_FORWARDING_SHUTTING_DOWN', 503, [ErrorOptions?]>('CARD_FORWARDING_SHUTTING_DOWN', 'The server is shutting down, retry with the same Idempotency-Key', 503)
 /** The idempotency store failed, timed out or answered garbage: nothing is forwarded that cannot be locked. */
 export const IdempotencyStoreUnavailableError = createError<'CARD_FORWARDING_STORE_UNAVAILABLE', 503, []>('CARD_FORWARDING_STORE_UNAVAILABLE', 'The idempotency store is unavailable, retry later', 503)
+/** resolvePaymentMethod did not settle before the forward's deadline: no PSP was called. */
+export const VaultTimeoutError = createError<'CARD_FORWARDING_VAULT_TIMEOUT', 504, []>('CARD_FORWARDING_VAULT_TIMEOUT', 'The payment method lookup did not finish in time', 504)
 
 /** An RFC 6749 §5.2 refusal of the token endpoint: its body is `{ error }`, never a library message. */
 export class OAuthError extends Error {

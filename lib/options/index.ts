@@ -68,7 +68,7 @@ export function resolveOptions (options: CardForwardingOptions<any>, host: HostS
     destinations,
     onAudit: options.onAudit,
     onForward: options.onForward,
-    idempotency: resolveIdempotency(options.idempotencyStore, options.idempotencyTtlMs),
+    idempotency: resolveIdempotency(options.idempotencyStore, options.idempotencyTtlMs, options.forwardTimeoutMs),
     retry: resolveRetry(options.connectRetries, options.connectRetryDelayMs),
     shutdownGraceMs: resolveShutdownGrace(options.shutdownGraceMs),
     loadShedding: resolveLoadShedding(options.loadShedding)

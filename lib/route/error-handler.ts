@@ -4,7 +4,7 @@ import type { AuditEventType } from '../../types/index.ts'
 import type { Audit } from '../audit.ts'
 import {
   AuthUnavailableError, IdempotencyStoreUnavailableError, InsufficientScopeError, IpNotAllowedError, isForwardFailure, PaymentMethodNotFoundError,
-  UnauthorizedError, type Failure, type StoreFailure
+  UnauthorizedError, VaultTimeoutError, type Failure, type StoreFailure
 } from '../errors.ts'
 import { factsOf } from './facts.ts'
 
@@ -19,8 +19,9 @@ function auditEventOf (error: Failure, statusCode: number, forwarding: boolean):
   if (error instanceof InsufficientScopeError) return 'scope_denied'
   if (error instanceof UnauthorizedError || error instanceof AuthUnavailableError) return 'auth_failed'
   if (error instanceof PaymentMethodNotFoundError) return 'not_found'
-  // Nothing was forwarded: the store could not lock the request.
+  // Nothing was forwarded: the store could not lock the request, or the resolver never answered.
   if (error instanceof IdempotencyStoreUnavailableError) return 'store_unavailable'
+  if (error instanceof VaultTimeoutError) return 'forward_failed'
   // Outcome unknown: the PSP may have forwarded the card. Reconcile; a retry with the same key is safe.
   if (forwarding && isForwardFailure(error)) return error.outcome === 'unknown' ? 'forward_unknown' : 'forward_failed'
   return VALIDATION.has(statusCode) ? 'validation_failed' : null
