@@ -6,12 +6,10 @@
  */
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
-import cardForwarding, { stripe } from '../index.ts'
+import cardForwarding from '../index.ts'
 import { redisIdempotencyStore } from '../lib/stores/redis.ts'
-import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
 import { serveCommands } from './child.ts'
-import { AUDIENCE, DESTINATION, ISSUER, ROKT_API_KEY } from './shared.ts'
-import { INSTANCE_ENV, type InstanceConfig } from './soak-instance-config.ts'
+import { INSTANCE_ENV, soakPluginOptions, type InstanceConfig } from './soak-instance-config.ts'
 
 const config = JSON.parse(process.env[INSTANCE_ENV] ?? 'null') as InstanceConfig
 if (config === null) throw new Error(`${INSTANCE_ENV} is not set: start this file from bench/soak-cluster.ts`)
@@ -31,25 +29,8 @@ await redis.connect()
 
 const app = Fastify({ logger: false, trustProxy: config.proxyAddress })
 await app.register(cardForwarding, {
+  ...soakPluginOptions(config.pspUrl, config.destinationUrl, config.secret),
   allowedIps: [config.roktAddress],
-  auth: { secret: config.secret, issuer: ISSUER, audience: AUDIENCE, requiredScope: 'payment-sharing', maxTokenAgeSeconds: 3600 },
-  // Every reference is a card whose billing line1 is the reference itself: the destination's
-  // bodies then say which order each forward was for.
-  resolvePaymentMethod: async ({ partnerPaymentReference }) => ({
-    psp: 'stripe',
-    paymentMethod: 'pm_card_visa',
-    billingAddress: { line1: partnerPaymentReference, country: 'US' }
-  }),
-  psps: {
-    stripe: stripe({
-      apiKey: STRIPE_SANDBOX_API_KEY,
-      baseUrl: config.pspUrl,
-      timeouts: { connectMs: 1000, headersMs: 1000, bodyMs: 1000 },
-      circuitBreaker: { failureThreshold: 5, coolDownMs: 1000 }
-    })
-  },
-  destinations: { [DESTINATION]: { url: config.destinationUrl, headers: { 'x-rokt-api-key': ROKT_API_KEY } } },
-  allowInsecureUrls: true,
   idempotencyStore: redisIdempotencyStore({ client: redis }),
   forwardTimeoutMs: config.forwardTimeoutMs,
   // The host's event loop shares two cores with everything else in the soak: shed only on memory.

@@ -19,17 +19,14 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import Fastify from 'fastify'
 import { Agent, request } from 'undici'
-import cardForwarding, { stripe } from '../index.ts'
-import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/stripe.ts'
+import cardForwarding from '../index.ts'
 import { mintToken } from '../lib/sandbox/tokens.ts'
 import { startChild } from './processes.ts'
-import { ROKT_API_KEY } from './shared.ts'
+import { AUDIENCE, DESTINATION, ISSUER } from './shared.ts'
 import type { Fault } from './soak-backends.ts'
+import { soakPluginOptions } from './soak-instance-config.ts'
 
 const SECRET = 'soak-test-secret-0123456789-abcdefghij'
-const ISSUER = 'https://idp.soak.example/'
-const AUDIENCE = 'rokt-payment-sharing'
-const DESTINATION = 'COM.ROKT.CATALOG'
 const PATH = '/v1/initiate-payment-sharing'
 
 type Message =
@@ -52,28 +49,7 @@ async function server (): Promise<void> {
     process.once('message', message => resolve(message as any))
   })
   const app = Fastify({ logger: false })
-  await app.register(cardForwarding, {
-    allowedIps: ['127.0.0.1/32'],
-    // One token for the whole run (up to an hour).
-    auth: { secret: SECRET, issuer: ISSUER, audience: AUDIENCE, requiredScope: 'payment-sharing', maxTokenAgeSeconds: 3600 },
-    // Every reference is a card whose billing line1 is the reference itself: the destination's
-    // body then says which order each forward was for.
-    resolvePaymentMethod: async ({ partnerPaymentReference }) => ({
-      psp: 'stripe',
-      paymentMethod: 'pm_card_visa',
-      billingAddress: { line1: partnerPaymentReference, country: 'US' }
-    }),
-    psps: {
-      stripe: stripe({
-        apiKey: STRIPE_SANDBOX_API_KEY,
-        baseUrl: pspUrl,
-        timeouts: { connectMs: 1000, headersMs: 1000, bodyMs: 1000 },
-        circuitBreaker: { failureThreshold: 5, coolDownMs: 1000 }
-      })
-    },
-    destinations: { [DESTINATION]: { url: destinationUrl, headers: { 'x-rokt-api-key': ROKT_API_KEY } } },
-    allowInsecureUrls: true
-  })
+  await app.register(cardForwarding, { ...soakPluginOptions(pspUrl, destinationUrl, SECRET), allowedIps: ['127.0.0.1/32'] })
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
   process.on('message', (message: Message) => {
     if (message.type !== 'memory') return

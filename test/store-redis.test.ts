@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Redis as Redis6 } from 'ioredis-6'
 import { createClient } from 'redis'
 import { IdempotencyStoreUnavailableError, redisIdempotencyStore, SCRIPTS, type RedisScriptClient } from '../lib/stores/redis.ts'
@@ -212,12 +212,17 @@ t.test('bad options and arguments are programming errors (TypeError), not outage
   for (const timeoutMs of [0, 5001, 1.5]) t.throws(() => redisIdempotencyStore({ client, timeoutMs }), /timeoutMs must be an integer from 1 to 5000/)
 })
 
-t.test('Redis killed and restarted: calls fail at once while it is down, and work again after the restart', async t => {
+/** A redis-server of the test's own (to kill or pause), a client of it and a store over that client. */
+async function ownServer (t: Test, timeoutMs: number) {
   const own = await new RedisServer().start()
   t.teardown(() => own.stop())
   const c = await connectClient(own)
   t.teardown(() => { c.disconnect() })
-  const store = redisIdempotencyStore({ client: c, timeoutMs: 500 })
+  return { own, c, store: redisIdempotencyStore({ client: c, timeoutMs }) }
+}
+
+t.test('Redis killed and restarted: calls fail at once while it is down, and work again after the restart', async t => {
+  const { own, c, store } = await ownServer(t, 500)
   t.equal((await store.begin('k', 'fp', 10_000)).state, 'claimed')
   await own.kill()
   await sleep(20)
@@ -231,11 +236,7 @@ t.test('Redis killed and restarted: calls fail at once while it is down, and wor
 })
 
 t.test('Redis unresponsive (SIGSTOP): the store fails at timeoutMs even though the client waits, and a claim that lands late is freed', async t => {
-  const own = await new RedisServer().start()
-  t.teardown(() => own.stop())
-  const c = await connectClient(own)
-  t.teardown(() => { c.disconnect() })
-  const store = redisIdempotencyStore({ client: c, timeoutMs: 200 })
+  const { own, c, store } = await ownServer(t, 200)
   await store.begin('warm', 'fp', 10_000)
   await c.config('RESETSTAT')
   own.pause()
