@@ -6,7 +6,8 @@
  * bench/soak-backends.ts. Rokt (127.0.0.2, allowlisted) sends purchases and retries them by its
  * rules; an attacker (127.0.0.3) sends purchases with a valid token and X-Forwarded-For: 127.0.0.2.
  *
- * 1. throughput: faults off, `--throughput` seconds of purchases at `--concurrency`;
+ * 1. throughput: faults off, `--throughput` seconds of purchases at `--concurrency`, through an
+ *    nginx in front of the first instance alone, then through one in front of all N;
  * 2. chaos: `--duration` seconds with PSP faults at random (5xx, resets, hangs), one instance killed
  *    with SIGKILL and restarted 2 s later (at 25 %), Redis killed and restarted 1 s later (at 55 %).
  *
@@ -63,17 +64,26 @@ export async function soakCluster (argv: string[]): Promise<void> {
     }
     const start = (config: InstanceConfig) => startChild('soak-instance.ts', { [INSTANCE_ENV]: JSON.stringify(config) })
     children.push(...await Promise.all(configs.map(start)))
-    nginx = await startNginx(nginxBinary, await freePort(), configs.map(c => c.port))
     const token = mintToken({ secret: SECRET, issuer: ISSUER, audience: AUDIENCE, clientId: 'rokt', subject: 'rokt', scope: 'payment-sharing', expiresInSeconds: 3600 })
+
+    // 1. Throughput, faults off: with the first instance alone, then with all of them.
+    await backends.ask('faults-off')
+    const throughput: Throughput[] = []
+    const measure = async (url: string, behind: number) => {
+      const c = client(url, ROKT, token)
+      const measured = performance.now()
+      const done = await purchases(c, concurrency, Date.now() + throughputMs, `CLEAN${behind}`)
+      throughput.push({ instances: behind, purchases: done, seconds: (performance.now() - measured) / 1000 })
+      await c.agent.close()
+    }
+    if (instances > 1) {
+      const single = await startNginx(nginxBinary, await freePort(), [configs[0].port])
+      await measure(single.url, 1).finally(single.stop)
+    }
+    nginx = await startNginx(nginxBinary, await freePort(), configs.map(c => c.port))
+    await measure(nginx.url, instances)
     const rokt = client(nginx.url, ROKT, token)
     const attacker = client(nginx.url, ATTACKER, token, { 'x-forwarded-for': ROKT })
-
-    // 1. Throughput, faults off.
-    await backends.ask('faults-off')
-    const measured = performance.now()
-    const clean = await purchases(rokt, concurrency, Date.now() + throughputMs, 'CLEAN')
-    const cleanSeconds = (performance.now() - measured) / 1000
-    const latencies = clean.map(p => p.ms).sort((a, b) => a - b)
 
     // 2. Chaos.
     await backends.ask('faults-on')
@@ -105,7 +115,7 @@ export async function soakCluster (argv: string[]): Promise<void> {
 
     const report = await backends.ask('report') as { faults: Record<string, number>, forwards: Record<string, number> }
     const memory = await Promise.all(children.map(async c => await c.ask('memory')))
-    const lines = summary({ instances, concurrency, duration, clean, cleanSeconds, latencies, done, chaosSeconds, attacks, events, report, memory })
+    const lines = summary({ instances, concurrency, duration, throughput, done, chaosSeconds, attacks, events, report, memory })
     console.log(lines.text)
     process.exitCode = lines.ok ? 0 : 1
     await Promise.all([rokt.agent.close(), attacker.agent.close()])
@@ -117,13 +127,13 @@ export async function soakCluster (argv: string[]): Promise<void> {
   }
 }
 
+interface Throughput { instances: number, purchases: Purchase[], seconds: number }
+
 interface Results {
   instances: number
   concurrency: number
   duration: number
-  clean: Purchase[]
-  cleanSeconds: number
-  latencies: number[]
+  throughput: Throughput[]
   done: Purchase[]
   chaosSeconds: number
   attacks: Record<string, number>
@@ -134,7 +144,7 @@ interface Results {
 
 function summary (r: Results): { text: string, ok: boolean } {
   const forwards = r.report.forwards
-  const all = [...r.clean, ...r.done]
+  const all = [...r.throughput.flatMap(run => run.purchases), ...r.done]
   const ok200 = all.filter(p => p.final === 200)
   const duplicated = Object.entries(forwards).filter(([, n]) => n > 1)
   const lost = ok200.filter(p => forwards[p.reference] !== 1)
@@ -144,11 +154,14 @@ function summary (r: Results): { text: string, ok: boolean } {
   const attempts = r.done.reduce((n, p) => n + p.attempts.length, 0)
   const faults = Object.entries(r.report.faults).filter(([f]) => f !== 'none')
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`
-  const cleanOk = r.clean.filter(p => p.final === 200).length
   const text = [
     `Command: npm run soak -- --instances ${r.instances} --duration ${r.duration / 1000} --concurrency ${r.concurrency}   (Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average at the end ${loadavg().map(n => n.toFixed(1)).join(' ')})`,
     '',
-    `Throughput, faults off: ${cleanOk} purchases answered 200 in ${r.cleanSeconds.toFixed(1)} s = ${Math.round(cleanOk / r.cleanSeconds)} purchases/s through nginx and ${r.instances} instance(s), ${r.concurrency} at a time; latency p50 ${percentile(r.latencies, 0.5)} ms, p99 ${percentile(r.latencies, 0.99)} ms`,
+    ...r.throughput.map(run => {
+      const ok = run.purchases.filter(p => p.final === 200).length
+      const latencies = run.purchases.map(p => p.ms).sort((a, b) => a - b)
+      return `Throughput, faults off, ${run.instances} instance(s) behind nginx: ${ok} purchases answered 200 in ${run.seconds.toFixed(1)} s = ${Math.round(ok / run.seconds)} purchases/s, ${r.concurrency} at a time; latency p50 ${percentile(latencies, 0.5)} ms, p99 ${percentile(latencies, 0.99)} ms`
+    }),
     `Chaos, ${r.chaosSeconds.toFixed(0)} s: ${r.done.length} purchases, ${attempts} requests (${attempts - r.done.length} retries by Rokt's rules)`,
     `  events: ${r.events.join('; ')}`,
     `  PSP calls through the fault proxy: ${Object.values(r.report.faults).reduce((a, b) => a + b, 0)}, faults injected ${faults.reduce((a, [, n]) => a + n, 0)} (${faults.map(([f, n]) => `${f} ${n}`).join(', ')})`,

@@ -82,6 +82,15 @@ t.test('a resolver that honours its signal fails the same way, whatever it rejec
   t.equal(h.simulator.calls, 0)
 })
 
+t.test('a resolver that answers just after the deadline did not answer in time: nothing forwarded', async t => {
+  const h = await harness(t, {}, {
+    resolvePaymentMethod: async () => { await sleep(DEADLINE + 30); return VAULTED_WITH_BILLING }
+  })
+  const res = await h.post(validBody)
+  t.equal(res.json.code, 'CARD_FORWARDING_VAULT_TIMEOUT')
+  t.equal(h.simulator.calls, 0)
+})
+
 t.test('one deadline for the resolver and the PSP together', async t => {
   const psp = await tricklingPsp(t)
   const h = await harness(t, { baseUrl: psp.url }, {

@@ -8,7 +8,7 @@ const withKey = (key: string) => ({ headers: { 'idempotency-key': key } })
 /** What a client library's error may carry: the command's arguments. */
 const LEAKY = 'failed: HSET key:1f2e owner-token-value {"status":200,"body":"rokt_tok_secret"}'
 
-type Failing = 'begin' | 'begin-ref' | 'complete' | 'release' | 'garbage' | 'hang' | 'status' | null
+type Failing = 'begin' | 'begin-ref' | 'complete' | 'release' | 'garbage' | 'hang' | 'status' | 'lapsed' | null
 
 async function partnerStore (t: Test) {
   const calls: string[] = []
@@ -30,6 +30,8 @@ async function partnerStore (t: Test) {
     async complete (key, owner, response, ttl) {
       calls.push(`complete ${key.slice(0, 4)} ${owner.length}`)
       fail('complete', key)
+      // As if the lease had lapsed: the record is gone, complete finds nothing of its owner's.
+      if (state.failing === 'lapsed') return await inner.release(key, owner) && false
       return await inner.complete(key, owner, response, ttl)
     },
     async release (key, owner) {
@@ -89,6 +91,19 @@ t.test('a store that fails after the forward: the answer is still delivered, and
   t.match(logged, /could not store the idempotent response/)
   t.match(logged, /could not release the idempotency lock/)
   t.notMatch(logged, /rokt_tok_secret|owner-token-value/)
+})
+
+t.test('a claim the store no longer holds when the answer comes: delivered, and a warning that a retry will not be replayed', async t => {
+  const { h, state } = await partnerStore(t)
+  state.failing = 'lapsed'
+  t.equal((await h.post(validBody, withKey('lapsed'))).statusCode, 200)
+  t.match(logLines.join(''), /"level":40.*the idempotency store no longer held this claim/)
+  state.failing = null
+  const retry = await h.post(validBody, withKey('lapsed'))
+  t.equal(retry.statusCode, 200)
+  t.equal(retry.headers['idempotent-replayed'], undefined, 'not replayed by the plugin: it goes to the PSP again, with the same PSP key')
+  t.equal(h.simulator.calls, 2)
+  t.equal(h.destination.received.length, 1, 'which answers it from the first outcome: the card went once')
 })
 
 t.test('a store call that never settles is cut off after 5 s: 503, nothing forwarded', async t => {

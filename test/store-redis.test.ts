@@ -202,6 +202,17 @@ t.test('a call that hangs fails after timeoutMs and sends nothing more; a late c
   await t.rejects(redisIdempotencyStore({ client: thrown }).release('k', 'o'), { code: 'CARD_FORWARDING_STORE_UNAVAILABLE', reason: 'error' })
 })
 
+t.test('the reasons a real ioredis client gives: a closed connection, its own command timeout', async t => {
+  const closed = await connectClient(server, {})
+  closed.disconnect()
+  await t.rejects(redisIdempotencyStore({ client: closed }).begin('k', 'fp', 1000), { code: 'CARD_FORWARDING_STORE_UNAVAILABLE', reason: 'connection_closed' })
+  const { own, c, store } = await ownServer(t, 1000)
+  c.options.commandTimeout = 100
+  own.pause()
+  await t.rejects(store.release('k', 'o'), { code: 'CARD_FORWARDING_STORE_UNAVAILABLE', reason: 'command_timeout' })
+  own.resume()
+})
+
 t.test('bad options and arguments are programming errors (TypeError), not outages', async t => {
   const store: IdempotencyStore = redisIdempotencyStore({ client })
   await t.rejects(store.begin('k', 'fp', 0), TypeError)

@@ -62,8 +62,10 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
   /** The vault record and its adapter; 404 (the same for every miss) unless both exist and the identifiers match. */
   async function lookUp (request: Request, deadline: Deadline): Promise<{ adapter: PspAdapter<any>, record: VaultedPaymentMethodBase & Record<string, unknown> }> {
     const signal = deadline.signal
+    // A resolver that fails because of the deadline, or answers after it, did not answer in time.
     const record = await deadline.run(async () => await resolvePaymentMethod(request.body, request, { signal }), vaultTimeout)
       .catch(err => { throw signal.aborted ? vaultTimeout() : err })
+    if (signal.aborted) throw vaultTimeout()
     const adapter = record == null ? undefined : adapters.get(record.psp)
     if (record != null && adapter === undefined) request.log.error('card-forwarding: the vault record names a PSP that is not registered')
     if (adapter === undefined || !adapter.isRecord(record as any) || !identifiersMatch(request.body.customerIdentifiers, record?.customerIdentifiers)) {

@@ -58,13 +58,11 @@ async function guard<T> (operation: StoreOperation, call: () => Promise<T>): Pro
   const limit = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(storeUnavailable(operation, undefined, 'call_limit')), STORE_CALL_LIMIT_MS)
   })
-  try {
-    return await Promise.race([call(), limit])
-  } catch (err) {
-    throw storeUnavailable(operation, err)
-  } finally {
-    clearTimeout(timer)
-  }
+  // A store that throws instead of rejecting is treated alike.
+  const called = new Promise<T>(resolve => resolve(call()))
+  return await Promise.race([called, limit])
+    .catch((err: unknown) => { throw storeUnavailable(operation, err) })
+    .finally(() => clearTimeout(timer))
 }
 
 /** What `begin` answered, checked: anything else is the store answering garbage (503). */
