@@ -167,7 +167,7 @@ function summary (r: Results): { text: string, ok: boolean } {
     `  PSP calls through the fault proxy: ${Object.values(r.report.faults).reduce((a, b) => a + b, 0)}, faults injected ${faults.reduce((a, [, n]) => a + n, 0)} (${faults.map(([f, n]) => `${f} ${n}`).join(', ')})`,
     `  statuses of every attempt: ${show(count(r.done.flatMap(p => p.attempts)))}`,
     `  final answers: ${show(count(r.done.map(p => String(p.final))))}`,
-    `  purchases that ended in an error: ${failed.length}, of which the destination received the card: ${failed.filter(p => forwards[p.reference] === 1).length} (reconcile: forward_unknown in the audit)`,
+    `  purchases that ended in an error: ${failed.length}, of which the destination received the card: ${failed.filter(p => forwards[p.reference] === 1).length} (the card went but Rokt's final answer was an error: reconcile at the PSP)`,
     `Destination: ${Object.values(forwards).reduce((a, b) => a + b, 0)} forwards for ${Object.keys(forwards).length} references; cards forwarded twice for one key: ${duplicated.length}; 200s without their forward: ${lost.length}; purchases without a final answer: ${unfinished.length}`,
     `Attacker (${ATTACKER}, valid token, X-Forwarded-For: ${ROKT}): ${show(r.attacks)}; forwarded: ${attackerForwards}`,
     `Instances at the end: ${r.memory.map((m, i) => `#${i + 1} RSS ${mb(m.rss)}`).join(', ')}`
