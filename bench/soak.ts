@@ -6,48 +6,31 @@
  *
  * Three processes, so the server's memory is the plugin's alone:
  *   - this one (autocannon, the Rokt side, retrying failures with the same Idempotency-Key),
- *   - `backends`: fake Rokt destination + Stripe simulator + the fault-injecting proxy,
- *   - `server`: a Fastify host with the plugin, pointed at the proxy.
+ *   - bench/soak-backends.ts: fake Rokt destination + Stripe simulator + the fault-injecting proxy,
+ *   - `server`: a Fastify host with the plugin (in memory), pointed at the proxy.
+ *
+ * npm run soak -- --instances N [...]: the scale-out soak instead (several instances sharing one
+ * Redis behind nginx, with Rokt's retries, an attacker and instance and Redis crashes): see
+ * bench/soak-cluster.ts.
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { createServer, type IncomingMessage } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import Fastify from 'fastify'
 import { Agent, request } from 'undici'
-import cardForwarding, { stripe } from '../index.ts'
-import { startFakeDestination } from '../lib/sandbox/destination.ts'
-import { startStripeSimulator, STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/index.ts'
+import cardForwarding from '../index.ts'
 import { mintToken } from '../lib/sandbox/tokens.ts'
+import { startChild } from './processes.ts'
+import { AUDIENCE, DESTINATION, ISSUER } from './shared.ts'
+import type { Fault } from './soak-backends.ts'
+import { soakPluginOptions } from './soak-instance-config.ts'
 
 const SECRET = 'soak-test-secret-0123456789-abcdefghij'
-const ISSUER = 'https://idp.soak.example/'
-const AUDIENCE = 'rokt-payment-sharing'
-const DESTINATION = 'COM.ROKT.CATALOG'
-const ROKT_KEY = 'rokt_soak_key'
 const PATH = '/v1/initiate-payment-sharing'
 
-/** What the proxy does to a PSP call; the weights are out of 100. */
-const FAULTS = {
-  none: 80,
-  // Nothing reaches the PSP:
-  reset_before_forward: 3,
-  psp_500_envelope: 3,
-  proxy_502_page: 2,
-  headers_timeout: 1,
-  // The PSP forwarded the card, but its answer is lost or spoiled on the way back:
-  forwarded_then_reset: 4,
-  forwarded_then_502_page: 3,
-  forwarded_then_truncated_json: 4
-} as const
-type Fault = keyof typeof FAULTS
-
 type Message =
-  | { type: 'ready', url: string, destinationUrl?: string }
-  | { type: 'faults', on: boolean }
-  | { type: 'report' }
-  | { type: 'report', faults: Record<Fault, number>, forwards: Record<string, number> }
+  | { type: 'ready', url: string }
   | { type: 'memory', gc?: boolean }
   | { type: 'memory', rss: number, heapUsed: number }
 
@@ -59,68 +42,6 @@ function ask<T> (child: ChildProcess, message: Message): Promise<T> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// backends: destination, Stripe simulator and the fault proxy
-
-async function backends (): Promise<void> {
-  const destination = await startFakeDestination({ requiredHeaders: { 'x-rokt-api-key': ROKT_KEY } })
-  const simulator = await startStripeSimulator({ destinations: [{ url: destination.url }] })
-  const upstream = new Agent({ connections: 256 })
-  const counts = Object.fromEntries(Object.keys(FAULTS).map(f => [f, 0])) as Record<Fault, number>
-  const table = Object.entries(FAULTS).flatMap(([fault, weight]) => Array<Fault>(weight).fill(fault as Fault))
-  let faultsOn = true
-
-  async function read (req: IncomingMessage): Promise<string> {
-    const chunks: Buffer[] = []
-    for await (const chunk of req) chunks.push(chunk)
-    return Buffer.concat(chunks).toString()
-  }
-
-  const proxy = createServer((req, res) => {
-    (async () => {
-      const body = await read(req)
-      const fault: Fault = faultsOn ? table[Math.floor(Math.random() * table.length)] : 'none'
-      counts[fault]++
-      const json = { 'content-type': 'application/json' }
-      if (fault === 'reset_before_forward') return req.socket.resetAndDestroy()
-      if (fault === 'psp_500_envelope') return res.writeHead(500, json).end('{"error":{"type":"api_error","message":"An unknown error occurred"}}')
-      if (fault === 'proxy_502_page') return res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>502 Bad Gateway</body></html>')
-      if (fault === 'headers_timeout') return setTimeout(() => req.socket.destroy(), 3000)
-      const headers: Record<string, string> = {}
-      for (const name of ['authorization', 'content-type', 'idempotency-key']) {
-        if (typeof req.headers[name] === 'string') headers[name] = req.headers[name]
-      }
-      const answer = await request(simulator.url + (req.url as string), { method: req.method as 'POST', headers, body, dispatcher: upstream })
-      const text = await answer.body.text()
-      if (fault === 'forwarded_then_reset') {
-        res.writeHead(answer.statusCode, { ...json, 'content-length': Buffer.byteLength(text) })
-        return res.write(text.slice(0, 20), () => req.socket.resetAndDestroy())
-      }
-      if (fault === 'forwarded_then_502_page') return res.writeHead(502, { 'content-type': 'text/html' }).end('<html>Bad Gateway</html>')
-      if (fault === 'forwarded_then_truncated_json') return res.writeHead(answer.statusCode, json).end(text.slice(0, text.length >> 1))
-      res.writeHead(answer.statusCode, json).end(text)
-    })().catch(() => { req.socket.destroy() })
-  })
-  await new Promise<void>(resolve => proxy.listen(0, '127.0.0.1', resolve))
-  const { port } = proxy.address() as { port: number }
-
-  process.on('message', (message: Message) => {
-    if (message.type === 'faults' && 'on' in message) {
-      faultsOn = message.on
-      process.send?.({ type: 'faults', on: faultsOn })
-    }
-    if (message.type === 'report') {
-      const forwards: Record<string, number> = {}
-      for (const received of destination.received) {
-        const reference = String((received.body as any)?.billing_address?.line1)
-        forwards[reference] = (forwards[reference] ?? 0) + 1
-      }
-      process.send?.({ type: 'report', faults: counts, forwards })
-    }
-  })
-  process.send?.({ type: 'ready', url: `http://127.0.0.1:${port}`, destinationUrl: destination.url })
-}
-
-// ---------------------------------------------------------------------------------------------
 // server: the host app with the plugin
 
 async function server (): Promise<void> {
@@ -128,28 +49,7 @@ async function server (): Promise<void> {
     process.once('message', message => resolve(message as any))
   })
   const app = Fastify({ logger: false })
-  await app.register(cardForwarding, {
-    allowedIps: ['127.0.0.1/32'],
-    // One token for the whole run (up to an hour).
-    auth: { secret: SECRET, issuer: ISSUER, audience: AUDIENCE, requiredScope: 'payment-sharing', maxTokenAgeSeconds: 3600 },
-    // Every reference is a card whose billing line1 is the reference itself: the destination's
-    // body then says which order each forward was for.
-    resolvePaymentMethod: async ({ partnerPaymentReference }) => ({
-      psp: 'stripe',
-      paymentMethod: 'pm_card_visa',
-      billingAddress: { line1: partnerPaymentReference, country: 'US' }
-    }),
-    psps: {
-      stripe: stripe({
-        apiKey: STRIPE_SANDBOX_API_KEY,
-        baseUrl: pspUrl,
-        timeouts: { connectMs: 1000, headersMs: 1000, bodyMs: 1000 },
-        circuitBreaker: { failureThreshold: 5, coolDownMs: 1000 }
-      })
-    },
-    destinations: { [DESTINATION]: { url: destinationUrl, headers: { 'x-rokt-api-key': ROKT_KEY } } },
-    allowInsecureUrls: true
-  })
+  await app.register(cardForwarding, { ...soakPluginOptions(pspUrl, destinationUrl, SECRET), allowedIps: ['127.0.0.1/32'] })
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
   process.on('message', (message: Message) => {
     if (message.type !== 'memory') return
@@ -169,11 +69,10 @@ async function main (): Promise<void> {
   const amount = Number(process.argv[2] ?? 20_000)
   const connections = Number(process.argv[3] ?? 32)
   const self = fileURLToPath(import.meta.url)
-  const backendsChild = fork(self, ['backends'])
+  const backendsChild = await startChild('soak-backends.ts')
   const serverChild = fork(self, ['server'], { execArgv: [...process.execArgv, '--expose-gc'] })
   try {
-    const psp = await new Promise<{ url: string, destinationUrl: string }>(resolve => backendsChild.once('message', m => resolve(m as any)))
-    serverChild.send(psp)
+    serverChild.send({ url: backendsChild.info.url, destinationUrl: backendsChild.info.destinationUrl })
     const { url } = await new Promise<{ url: string }>(resolve => serverChild.once('message', m => resolve(m as any)))
     const memory = (gc = false) => ask<{ rss: number, heapUsed: number }>(serverChild, { type: 'memory', gc })
     const startMemory = await memory(true)
@@ -218,7 +117,7 @@ async function main (): Promise<void> {
     const seconds = (performance.now() - started) / 1000
 
     // Settle: every reference not yet answered 200 is retried with its own key, faults off, as Rokt would.
-    await ask(backendsChild, { type: 'faults', on: false })
+    await backendsChild.ask('faults-off')
     const client = new Agent()
     let settled = 0
     for (const job of jobs.values()) {
@@ -235,7 +134,7 @@ async function main (): Promise<void> {
     }
     await client.close()
     const endMemory = await memory(true)
-    const report = await ask<{ faults: Record<Fault, number>, forwards: Record<string, number> }>(backendsChild, { type: 'report' })
+    const report = await backendsChild.ask('report') as { faults: Record<Fault, number>, forwards: Record<string, number> }
 
     const ok200 = statuses[200] ?? 0
     const forwarded = Object.values(report.forwards).reduce((a, b) => a + b, 0)
@@ -263,12 +162,12 @@ async function main (): Promise<void> {
     console.log(ok ? '\nOK: every reference forwarded exactly once, and answered 200 exactly once.' : '\nFAILED: see the counts above.')
     process.exitCode = ok ? 0 : 1
   } finally {
-    backendsChild.kill()
+    await backendsChild.stop()
     serverChild.kill()
   }
 }
 
 const role = process.argv[2]
-if (role === 'backends') await backends()
-else if (role === 'server') await server()
+if (role === 'server') await server()
+else if (process.argv.includes('--instances')) await (await import('./soak-cluster.ts')).soakCluster(process.argv.slice(2))
 else await main()

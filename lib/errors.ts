@@ -18,6 +18,10 @@ export const InvalidIdempotencyKeyError = createError<'CARD_FORWARDING_INVALID_I
 export const IdempotencyKeyReusedError = createError<'CARD_FORWARDING_IDEMPOTENCY_KEY_REUSED', 422>('CARD_FORWARDING_IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with a different body', 422)
 export const RequestInProgressError = createError<'CARD_FORWARDING_REQUEST_IN_PROGRESS', 409>('CARD_FORWARDING_REQUEST_IN_PROGRESS', 'A forward for this reference or Idempotency-Key is already in progress', 409)
 export const ShuttingDownError = createError<'CARD_FORWARDING_SHUTTING_DOWN', 503, [ErrorOptions?]>('CARD_FORWARDING_SHUTTING_DOWN', 'The server is shutting down, retry with the same Idempotency-Key', 503)
+/** The idempotency store failed, timed out or answered garbage: nothing is forwarded that cannot be locked. */
+export const IdempotencyStoreUnavailableError = createError<'CARD_FORWARDING_STORE_UNAVAILABLE', 503, []>('CARD_FORWARDING_STORE_UNAVAILABLE', 'The idempotency store is unavailable, retry later', 503)
+/** resolvePaymentMethod did not settle before the forward's deadline: no PSP was called. */
+export const VaultTimeoutError = createError<'CARD_FORWARDING_VAULT_TIMEOUT', 504, []>('CARD_FORWARDING_VAULT_TIMEOUT', 'The payment method lookup did not finish in time', 504)
 
 /** An RFC 6749 §5.2 refusal of the token endpoint: its body is `{ error }`, never a library message. */
 export class OAuthError extends Error {
@@ -58,6 +62,46 @@ export function tagFailure<E extends Error> (error: E, details: FailureDetails):
 /** The failures of a forward that are already the plugin's own answer (any other error of an adapter is wrapped). */
 export function isForwardFailure (error: unknown): error is Failure<Error & { code: string, statusCode: number }> {
   return error instanceof PspError || error instanceof PspTimeoutError || error instanceof PspUnavailableError || error instanceof ShuttingDownError
+}
+
+export type StoreOperation = 'begin' | 'complete' | 'release'
+
+/** What a failed store call tells the logs: the operation and a reason code, never a key, a value or the store's message. */
+export type StoreFailure = Failure<InstanceType<typeof IdempotencyStoreUnavailableError>> & { operation: StoreOperation }
+
+const REASON_WORD = /^[A-Z]{2,20}(?= |$)/
+const REASON_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/
+
+/**
+ * A reason safe to log for a store's error: a Redis error code (ERR, NOSCRIPT, OOM, READONLY...),
+ * the error's class name (ioredis' MaxRetriesPerRequestError, node-redis' ClientOfflineError), a
+ * system code (ECONNREFUSED), or a few known messages. Never the message itself: a client's error
+ * can carry the command's arguments.
+ */
+export function storeReason (err: unknown): string {
+  if (!(err instanceof Error)) return 'error'
+  const word = REASON_WORD.exec(err.message)?.[0]
+  if (word !== undefined) return word
+  const name = err.name !== 'Error' ? err.name : err.constructor?.name
+  if (name !== undefined && name !== 'Error' && REASON_NAME.test(name)) return name
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string' && REASON_NAME.test(code)) return code
+  if (err.message.startsWith('Connection is closed')) return 'connection_closed'
+  if (err.message.includes('enableOfflineQueue')) return 'offline'
+  if (err.message.startsWith('Command timed out')) return 'command_timeout'
+  return 'error'
+}
+
+/**
+ * The 503 for a store call that failed with `cause` (or for a reason of our own, such as a
+ * timeout); the store's own 503 passes through, completed with what the route needs.
+ */
+export function storeUnavailable (operation: StoreOperation, cause: unknown, reason = storeReason(cause)): StoreFailure {
+  const failure = (cause instanceof IdempotencyStoreUnavailableError ? cause : new IdempotencyStoreUnavailableError()) as StoreFailure
+  failure.operation ??= operation
+  failure.reason ??= reason
+  failure.retryAfter ??= 1
+  return failure
 }
 
 const SAFE_CODE = /^[A-Za-z0-9_.-]{1,64}$/

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { Agent, type Dispatcher } from 'undici'
-import { memoryIdempotencyStore, stripe, type IdempotencyStore, type StripeOptions } from '../index.ts'
+import { stripe, type StripeOptions } from '../index.ts'
 import { pspIdempotencyKey, readIdempotencyKey } from '../lib/route/idempotency.ts'
 import { startFakeDestination } from '../lib/sandbox/destination.ts'
 import { startStripeSimulator, STRIPE_SANDBOX_API_KEY, type StripeRecordedRequest } from '../lib/sandbox/index.ts'
@@ -52,37 +52,6 @@ t.test('the PSP key: 43 base64url characters (within Adyen 64 and Stripe 255), s
   // Length-prefixed parts: moving a character from one part to the next is another key.
   t.not(pspIdempotencyKey('ab', 'c', validBody), pspIdempotencyKey('a', 'bc', validBody))
   t.notMatch(base, /ORDER|8e03978e/, 'neither the reference nor the caller\'s key shows')
-})
-
-t.test('memory store: claim, in flight, completed, released, expired', async t => {
-  const store = memoryIdempotencyStore()
-  t.same(await store.begin('k', 'f1', 1000), { state: 'claimed' })
-  t.same(await store.begin('k', 'f2', 1000), { state: 'in_flight', fingerprint: 'f1' })
-  await store.complete('k', { statusCode: 200, body: { ok: 1 } }, 1000)
-  t.same(await store.begin('k', 'f1', 1000), { state: 'completed', fingerprint: 'f1', response: { statusCode: 200, body: { ok: 1 } } })
-  await store.release('k')
-  t.same(await store.begin('k', 'f3', 20), { state: 'claimed' })
-  await sleep(30)
-  t.same(await store.begin('k', 'f4', 1000), { state: 'claimed' }, 'a lapsed lease is claimed afresh')
-  await store.complete('missing', { statusCode: 200, body: null }, 1000)
-  t.same(await store.begin('missing', 'f', 1000), { state: 'claimed' }, 'completing an unknown key stores nothing')
-})
-
-t.test('memory store: bounded; the oldest completed or expired records make room, in-flight ones never do', async t => {
-  const store = memoryIdempotencyStore({ maxEntries: 2 })
-  await store.begin('a', 'f', 1000)
-  await store.begin('b', 'f', 1000)
-  await store.begin('c', 'f', 1000)
-  t.same(await store.begin('a', 'x', 1000), { state: 'in_flight', fingerprint: 'f' }, 'in flight: kept beyond the bound')
-  await store.complete('a', { statusCode: 200, body: 1 }, 1000)
-  await store.begin('d', 'f', 1000)
-  t.same(await store.begin('a', 'f', 1000), { state: 'claimed' }, 'the completed record was dropped to make room')
-  const expiring = memoryIdempotencyStore({ maxEntries: 1 })
-  await expiring.begin('old', 'f', 10)
-  await sleep(20)
-  await expiring.begin('new', 'f', 1000)
-  t.same(await expiring.begin('new', 'g', 1000), { state: 'in_flight', fingerprint: 'f' })
-  t.throws(() => memoryIdempotencyStore({ maxEntries: 0 }), /maxEntries/)
 })
 
 t.test('a retry with the same key and body is answered from the first outcome: one PSP call, one forward', async t => {
@@ -219,32 +188,6 @@ t.test('never retried once bytes were written (a reset mid-body), even with a ke
   const h = await harnessWithAdapter(t, { baseUrl: psp.url }, { connectRetryDelayMs: 5 })
   t.equal((await h.post(validBody, withKey())).statusCode, 502)
   t.equal(psp.requests, 1)
-})
-
-t.test('a partner store is used through the interface; its failures fail closed or are logged', async t => {
-  const calls: string[] = []
-  const inner = memoryIdempotencyStore()
-  let failing: string | null = null
-  const store: IdempotencyStore = {
-    async begin (key, print, lease) { calls.push('begin:' + key.slice(0, 4)); if (failing === 'begin') throw new Error('down'); return await inner.begin(key, print, lease) },
-    async complete (key, response, ttl) { calls.push('complete:' + key.slice(0, 4)); if (failing === 'complete') throw new Error('down'); await inner.complete(key, response, ttl) },
-    async release (key) { calls.push('release:' + key.slice(0, 4)); if (failing === 'release') throw new Error('down'); await inner.release(key) }
-  }
-  const h = await buildHarness(t, { plugin: { idempotencyStore: store, idempotencyTtlMs: 60_000 } })
-  t.equal((await h.post(validBody, withKey())).statusCode, 200)
-  t.same(calls, ['begin:key:', 'begin:ref:', 'complete:key:', 'release:ref:'])
-
-  failing = 'begin'
-  const down = await h.post(validBody, withKey('other'))
-  t.equal(down.statusCode, 500, 'no store, no forward')
-  t.equal(h.simulator.calls, 1)
-
-  failing = 'complete'
-  t.equal((await h.post(validBody, withKey('third'))).statusCode, 200, 'the forward happened: its answer is sent')
-  failing = 'release'
-  t.equal((await h.post(validBody, withKey('fourth'))).statusCode, 200)
-  failing = null
-  t.equal(h.simulator.calls, 3)
 })
 
 t.test('a token naming no client (allowed when requiredClaims is emptied): keys still work, scoped to the anonymous caller', async t => {

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
@@ -40,7 +40,9 @@ async function check () {
     named: pkg.cardForwarding === pkg.default,
     errorClass: new pkg.PspError('stripe', 'card_declined') instanceof pkg.errors.PspError,
     sandbox: typeof sandbox.startStripeSimulator,
-    openapi: Object.keys(openapi.paths)
+    openapi: Object.keys(openapi.paths),
+    redisLoadedByMain,
+    redis: typeof (await loadRedis()).redisIdempotencyStore
   }
   await app.close()
   console.log(JSON.stringify(report))
@@ -56,13 +58,17 @@ const Fastify = require('fastify')
 const pkg = require('${NAME}')
 const sandbox = require('${NAME}/sandbox')
 const openapi = require('${NAME}/openapi.json')
-const entry = require.resolve('${NAME}')`),
+const entry = require.resolve('${NAME}')
+const redisLoadedByMain = Object.keys(require.cache).some(path => /stores[\\/]redis|ioredis/.test(path))
+const loadRedis = async () => require('${NAME}/redis')`),
     'import.mjs': consumer(`
 import Fastify from 'fastify'
 import * as pkg from '${NAME}'
 import * as sandbox from '${NAME}/sandbox'
 import openapi from '${NAME}/openapi.json' with { type: 'json' }
-const entry = import.meta.resolve('${NAME}')`)
+const entry = import.meta.resolve('${NAME}')
+const redisLoadedByMain = null
+const loadRedis = () => import('${NAME}/redis')`)
   }
 })
 const project = join(dir, 'project')
@@ -91,8 +97,30 @@ for (const [style, file, entry] of [['require', 'require.cjs', '/dist/cjs/index.
     t.equal(report.errorClass, true, 'error classes exported by name and under errors')
     t.equal(report.sandbox, 'function')
     t.same(report.openapi, ['/v1/initiate-payment-sharing'])
+    t.equal(report.redis, 'function', 'the Redis store from its subpath, with no Redis client installed')
+    if (style === 'require') t.equal(report.redisLoadedByMain, false, 'the main entry loaded nothing of it')
   })
 }
+
+t.test('neither build\'s main entry reaches the Redis store or a Redis client, through any import', async t => {
+  const installed = join(project, 'node_modules', NAME)
+  for (const build of ['esm', 'cjs']) {
+    const seen = new Set<string>()
+    const packages = new Set<string>()
+    const walk = (file: string): void => {
+      if (seen.has(file)) return
+      seen.add(file)
+      for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:from\s+|import\(|require\()\s*['"]([^'"]+)['"]/g)) {
+        if (spec.startsWith('.')) walk(join(dirname(file), spec))
+        else packages.add(spec)
+      }
+    }
+    walk(join(installed, `dist/${build}/index.js`))
+    t.ok(seen.size > 20, `${build}: ${seen.size} modules reached`)
+    t.notOk([...seen].some(file => file.includes('stores/redis')), `${build}: the Redis store is not among them`)
+    t.notOk([...packages].some(name => /ioredis|^redis$/.test(name)), `${build}: nor a Redis client (${[...packages].sort().join(', ')})`)
+  }
+})
 
 t.test('the CommonJS build is CommonJS, with its own declarations', async t => {
   const installed = join(project, 'node_modules', NAME)

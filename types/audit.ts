@@ -1,7 +1,7 @@
 export type AuditEventType =
   | 'accepted' | 'ip_denied' | 'auth_failed' | 'scope_denied' | 'validation_failed'
   | 'not_found' | 'forward_ok' | 'forward_failed' | 'forward_unknown' | 'duplicate_replayed'
-  | 'internal_error' | 'token_issued' | 'token_denied'
+  | 'internal_error' | 'token_issued' | 'token_denied' | 'store_unavailable'
 
 /** What `onForward` receives: one forward, for metrics (no reference, no customer data). */
 export interface ForwardMetric {

@@ -89,6 +89,33 @@ export interface TokenEndpointOptions {
   rotationPublicKeys?: string[]
   /** Token lifetime. Default and maximum 300. */
   expiresInSeconds?: number
-  /** Requests per client IP per window. Default 20 per 60 seconds. */
-  rateLimit?: { max?: number, windowSeconds?: number }
+  /** Requests per client per window (with @fastify/rate-limit). Default 20 per 60 seconds, in memory. */
+  rateLimit?: TokenRateLimitOptions
+}
+
+/**
+ * The token endpoint's rate limit. A client is an IPv4 address, or the IPv6 prefix its address
+ * falls in (a host is usually given a whole /64). In memory by default (bounded: the least recently
+ * seen clients are forgotten first); shared by every instance when given a Redis client.
+ */
+export interface TokenRateLimitOptions {
+  /** Requests per client per window. Default 20. */
+  max?: number
+  /** Default 60. */
+  windowSeconds?: number
+  /** IPv6 addresses are counted per prefix of this length. Default 64 (from 16 to 128). */
+  ipv6PrefixLength?: number
+  /** Clients the in-memory count keeps (least recently seen forgotten first). Default 5000. */
+  cacheSize?: number
+  /**
+   * An ioredis client: the counts then live in Redis, shared by every instance. @fastify/rate-limit
+   * defines its Lua script on it with `defineCommand`, so node-redis does not work here. Each check
+   * is bounded to 1 s; Redis failing or slow is answered 503 `temporarily_unavailable` with Retry-After.
+   */
+  redis?: RateLimitRedisClient
+}
+
+/** What the rate limit needs of a Redis client: ioredis' `defineCommand` (and the command it defines). */
+export interface RateLimitRedisClient {
+  defineCommand: (name: string, definition: { lua: string, numberOfKeys?: number }) => unknown
 }

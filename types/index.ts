@@ -52,11 +52,19 @@ export interface CardForwardingOptions<Psps extends Record<string, PspAdapter<an
   onForward?: (event: ForwardMetric) => void
   /**
    * Where Idempotency-Keys and the per-reference in-flight locks are kept. Default: in memory
-   * (`memoryIdempotencyStore()`, 10 000 keys), which is right for one instance only.
+   * (`memoryIdempotencyStore()`, 10 000 keys, 64 MiB), which is right for one instance only;
+   * several instances share `redisIdempotencyStore` from `fastify-rokt-card-forwarding/redis`.
    */
   idempotencyStore?: IdempotencyStore
   /** How long a successful response is replayed to retries with the same Idempotency-Key, ms. Default 24 h. */
   idempotencyTtlMs?: number
+  /**
+   * The overall deadline of one forward, `resolvePaymentMethod` and the PSP call together (retries
+   * included), ms: from 1000 to 110000, so that it always ends within its 120 s idempotency lease.
+   * A PSP call cut off is 504 `CARD_FORWARDING_PSP_TIMEOUT` (outcome unknown); a resolver cut off
+   * is 504 `CARD_FORWARDING_VAULT_TIMEOUT` (nothing was forwarded). Default 60000.
+   */
+  forwardTimeoutMs?: number
   /**
    * Retries of a forward that carries an Idempotency-Key, only for faults raised before the
    * request was sent (connection refused, connect timeout, DNS). Default 2; 0 turns them off.

@@ -47,7 +47,18 @@ export interface PaymentSharingRequest {
   customerIdentifiers?: CustomerIdentifiers
 }
 
+/** What the route gives `resolvePaymentMethod` besides the body and the request. */
+export interface ResolveContext {
+  /**
+   * Aborted at the forward's deadline (`forwardTimeoutMs`): pass it to your
+   * database or HTTP client. A resolver that ignores it is cut off at the deadline anyway (504
+   * `CARD_FORWARDING_VAULT_TIMEOUT`, nothing forwarded), but its work keeps running.
+   */
+  signal: AbortSignal
+}
+
 export type ResolvePaymentMethod<Psps extends Record<string, PspAdapter<any>>> = (
   body: PaymentSharingRequest,
-  request: FastifyRequest
+  request: FastifyRequest,
+  context: ResolveContext
 ) => Promise<VaultedPaymentMethod<Psps> | null | undefined> | VaultedPaymentMethod<Psps> | null | undefined

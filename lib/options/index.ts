@@ -1,11 +1,11 @@
-import type { AuditEvent, CardForwardingOptions, ForwardMetric, IdempotencyStore, LoadSheddingOptions, PreparedDestination, PspAdapter } from '../../types/index.ts'
+import type { AuditEvent, CardForwardingOptions, ForwardMetric, LoadSheddingOptions, PreparedDestination, PspAdapter } from '../../types/index.ts'
 import { checkTrustProxy, createAllowlist } from '../edge/ip-allowlist.ts'
-import { memoryIdempotencyStore } from '../stores/memory.ts'
 import type { AuthSettings } from '../edge/auth.ts'
 import type { TokenEndpointSettings } from '../edge/token-endpoint/route.ts'
 import { resolveAuth } from './auth.ts'
 import { checkFunction, checkInteger, isObject } from '../checks.ts'
 import { resolveAdapters, resolveDestinations } from './destinations.ts'
+import { resolveIdempotency, type IdempotencySettings } from './idempotency.ts'
 import { resolveLoadShedding } from './load-shedding.ts'
 import { resolveTokenEndpoint } from './token-endpoint.ts'
 
@@ -24,7 +24,7 @@ export interface ResolvedOptions {
   destinations: Map<string, PreparedDestination>
   onAudit: ((event: AuditEvent) => void) | undefined
   onForward: ((event: ForwardMetric) => void) | undefined
-  idempotency: { store: IdempotencyStore, ttlMs: number }
+  idempotency: IdempotencySettings
   retry: { retries: number, baseDelayMs: number }
   shutdownGraceMs: number
   loadShedding: Required<LoadSheddingOptions> | false
@@ -68,19 +68,11 @@ export function resolveOptions (options: CardForwardingOptions<any>, host: HostS
     destinations,
     onAudit: options.onAudit,
     onForward: options.onForward,
-    idempotency: resolveIdempotency(options.idempotencyStore, options.idempotencyTtlMs),
+    idempotency: resolveIdempotency(options.idempotencyStore, options.idempotencyTtlMs, options.forwardTimeoutMs),
     retry: resolveRetry(options.connectRetries, options.connectRetryDelayMs),
     shutdownGraceMs: resolveShutdownGrace(options.shutdownGraceMs),
     loadShedding: resolveLoadShedding(options.loadShedding)
   }
-}
-
-function resolveIdempotency (store: IdempotencyStore = memoryIdempotencyStore(), ttlMs = 24 * 60 * 60 * 1000): ResolvedOptions['idempotency'] {
-  for (const name of ['begin', 'complete', 'release'] as const) {
-    if (typeof store?.[name] !== 'function') throw new Error(`idempotencyStore: needs begin, complete and release functions (${name} is missing)`)
-  }
-  if (!Number.isInteger(ttlMs) || ttlMs < 1000) throw new Error('idempotencyTtlMs: must be an integer of at least 1000 (ms)')
-  return { store, ttlMs }
 }
 
 function resolveRetry (retries = 2, baseDelayMs = 100): ResolvedOptions['retry'] {

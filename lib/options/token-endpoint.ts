@@ -1,8 +1,9 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
-import type { AuthOptions, TokenEndpointClient, TokenEndpointOptions } from '../../types/index.ts'
+import type { AuthOptions, TokenEndpointClient, TokenEndpointOptions, TokenRateLimitOptions } from '../../types/index.ts'
 import { createAllowlist } from '../edge/ip-allowlist.ts'
 import type { Client } from '../edge/token-endpoint/clients.ts'
 import type { TokenEndpointSettings } from '../edge/token-endpoint/route.ts'
+import type { TokenRateLimitSettings } from '../edge/token-endpoint/rate-limit.ts'
 import { publishedKey, signingAlgorithmOf, type PublishedKey } from '../edge/token-endpoint/keys.ts'
 import { checkInteger, isObject, SCOPE_TOKEN } from '../checks.ts'
 
@@ -24,8 +25,6 @@ export function resolveTokenEndpoint (options: TokenEndpointOptions, auth: AuthO
   const clients = readClients(options.clients, auth.requiredScope)
   const isAllowedIp = createAllowlist(options.allowedIps, 'tokenEndpoint.allowedIps')
   checkInteger(options.expiresInSeconds, 'tokenEndpoint.expiresInSeconds', 1, 300)
-  checkInteger(options.rateLimit?.max, 'tokenEndpoint.rateLimit.max', 1, 10_000)
-  checkInteger(options.rateLimit?.windowSeconds, 'tokenEndpoint.rateLimit.windowSeconds', 1, 3600)
   return {
     privateKey: options.privateKey,
     algorithm,
@@ -35,9 +34,22 @@ export function resolveTokenEndpoint (options: TokenEndpointOptions, auth: AuthO
     clients,
     isAllowedIp,
     expiresInSeconds: options.expiresInSeconds ?? 300,
-    rateLimit: { max: options.rateLimit?.max ?? 20, windowMs: (options.rateLimit?.windowSeconds ?? 60) * 1000 },
+    rateLimit: resolveRateLimit(options.rateLimit),
     auth: { ...auth, publicKey: current.pem, algorithms: [algorithm], preset: 'rfc9068' }
   }
+}
+
+function resolveRateLimit (options: TokenRateLimitOptions = {}): TokenRateLimitSettings {
+  if (!isObject(options)) throw new Error('tokenEndpoint.rateLimit: must be an object')
+  const { max = 20, windowSeconds = 60, ipv6PrefixLength = 64, cacheSize = 5000, redis } = options as TokenRateLimitOptions
+  checkInteger(max, 'tokenEndpoint.rateLimit.max', 1, 10_000)
+  checkInteger(windowSeconds, 'tokenEndpoint.rateLimit.windowSeconds', 1, 3600)
+  checkInteger(ipv6PrefixLength, 'tokenEndpoint.rateLimit.ipv6PrefixLength', 16, 128)
+  checkInteger(cacheSize, 'tokenEndpoint.rateLimit.cacheSize', 100, 1_000_000)
+  if (redis !== undefined && typeof (redis as { defineCommand?: unknown } | null)?.defineCommand !== 'function') {
+    throw new Error('tokenEndpoint.rateLimit.redis: must be an ioredis client (@fastify/rate-limit defines its script with defineCommand, which node-redis lacks)')
+  }
+  return { max, windowMs: windowSeconds * 1000, ipv6PrefixLength, cacheSize, redis }
 }
 
 /** The partner's signing key. */

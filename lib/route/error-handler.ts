@@ -3,7 +3,8 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuditEventType } from '../../types/index.ts'
 import type { Audit } from '../audit.ts'
 import {
-  AuthUnavailableError, InsufficientScopeError, IpNotAllowedError, isForwardFailure, PaymentMethodNotFoundError, UnauthorizedError, type Failure
+  AuthUnavailableError, IdempotencyStoreUnavailableError, InsufficientScopeError, IpNotAllowedError, isForwardFailure, PaymentMethodNotFoundError,
+  UnauthorizedError, VaultTimeoutError, type Failure, type StoreFailure
 } from '../errors.ts'
 import { factsOf } from './facts.ts'
 
@@ -18,6 +19,9 @@ function auditEventOf (error: Failure, statusCode: number, forwarding: boolean):
   if (error instanceof InsufficientScopeError) return 'scope_denied'
   if (error instanceof UnauthorizedError || error instanceof AuthUnavailableError) return 'auth_failed'
   if (error instanceof PaymentMethodNotFoundError) return 'not_found'
+  // Nothing was forwarded: the store could not lock the request, or the resolver never answered.
+  if (error instanceof IdempotencyStoreUnavailableError) return 'store_unavailable'
+  if (error instanceof VaultTimeoutError) return 'forward_failed'
   // Outcome unknown: the PSP may have forwarded the card. Reconcile; a retry with the same key is safe.
   if (forwarding && isForwardFailure(error)) return error.outcome === 'unknown' ? 'forward_unknown' : 'forward_failed'
   return VALIDATION.has(statusCode) ? 'validation_failed' : null
@@ -34,6 +38,10 @@ export function createErrorHandler (audit: Audit) {
     if (statusCode < 400 || statusCode > 599) statusCode = 500
     const code = statusCode === 500 ? 'CARD_FORWARDING_INTERNAL_ERROR' : error.code
     if (statusCode === 500) request.log.error({ err: error }, 'card-forwarding: unexpected error')
+    if (error instanceof IdempotencyStoreUnavailableError) {
+      const { operation, reason } = error as StoreFailure
+      request.log.warn({ operation, reason }, 'card-forwarding: the idempotency store is unavailable')
+    }
     const facts = factsOf(request)
     const event = auditEventOf(error, statusCode, facts.psp !== undefined)
     if (event !== null) audit(request, event, { ...facts, statusCode, code, reason: error.reason, actor: facts.actor ?? error.client })

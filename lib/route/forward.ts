@@ -1,9 +1,10 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { ForwardMetric, ForwardResult, PaymentSharingRequest, PspAdapter, VaultedPaymentMethodBase } from '../../types/index.ts'
 import { hashReference, type Audit } from '../audit.ts'
-import { isForwardFailure, PaymentMethodNotFoundError, PspError, UnknownDestinationError, type Failure } from '../errors.ts'
+import { isForwardFailure, PaymentMethodNotFoundError, PspError, ShuttingDownError, UnknownDestinationError, type Failure } from '../errors.ts'
 import type { ResolvedOptions } from '../options/index.ts'
 import { retryBeforeSend } from '../psp/retry.ts'
+import { pspDeadline, startDeadline, vaultTimeout, type Deadline } from './deadline.ts'
 import { factsOf, setFacts, type RequestFacts } from './facts.ts'
 import { identifiersMatch } from './identifiers.ts'
 import { readIdempotencyKey, type createIdempotency } from './idempotency.ts'
@@ -24,39 +25,47 @@ type Request = FastifyRequest<{ Body: PaymentSharingRequest }>
  */
 export function createForwardHandler ({ options, audit, idempotency, shutdown }: ForwardParts) {
   const { adapters, destinations, relay, resolvePaymentMethod, retry, onForward } = options
+  const { forwardTimeoutMs } = options.idempotency
 
   return async function forward (request: Request, reply: FastifyReply) {
     const body = request.body
     const facts = setFacts(request, { actor: factsOf(request).actor, destination: body.destination, referenceHash: hashReference(body.partnerPaymentReference) })
     const destination = destinations.get(body.destination)
     if (destination === undefined) throw new UnknownDestinationError()
-    const entry = await idempotency.enter(facts.actor ?? '', readIdempotencyKey(request.headers['idempotency-key']), body)
+    const entry = await idempotency.enter(facts.actor ?? '', readIdempotencyKey(request.headers['idempotency-key']), body, request.log)
     if (entry.replay !== undefined) {
       audit(request, 'duplicate_replayed', { ...facts, statusCode: entry.replay.statusCode })
       reply.header('idempotent-replayed', 'true')
       return reply.code(entry.replay.statusCode).send(entry.replay.body)
     }
+    const deadline = startDeadline(forwardTimeoutMs)
     try {
-      const { adapter, record } = await lookUp(request)
+      const { adapter, record } = await lookUp(request, deadline)
       facts.psp = adapter.name
       audit(request, 'accepted', { ...facts, statusCode: 200 })
       // Without an Idempotency-Key a forward is never retried.
       const retries = entry.pspKey === undefined ? 0 : retry.retries
-      const result = await callPsp(request, facts, adapter, signal => retryBeforeSend(
+      const result = await callPsp(request, facts, adapter, deadline, signal => retryBeforeSend(
         () => adapter.forward({ record, destination, idempotencyKey: entry.pspKey, signal }),
         { retries, baseDelayMs: retry.baseDelayMs, signal }))
       audit(request, 'forward_ok', { ...facts, statusCode: 200 })
       const response = { status: result.status, headers: result.headers, body: relay === 'psp' ? result.pspBody : result.body, 'request-time': result.requestTime }
-      await entry.succeed({ statusCode: 200, body: response }).catch(err => request.log.error({ err }, 'card-forwarding: could not store the idempotent response'))
+      const kept = await entry.succeed({ statusCode: 200, body: response }).catch(err => request.log.error({ err }, 'card-forwarding: could not store the idempotent response'))
+      if (kept === false) request.log.warn('card-forwarding: the idempotency store no longer held this claim (or would not keep the answer): a retry will not be replayed')
       return response
     } finally {
+      deadline.clear()
       await entry.leave().catch(err => request.log.error({ err }, 'card-forwarding: could not release the idempotency lock'))
     }
   }
 
   /** The vault record and its adapter; 404 (the same for every miss) unless both exist and the identifiers match. */
-  async function lookUp (request: Request): Promise<{ adapter: PspAdapter<any>, record: VaultedPaymentMethodBase & Record<string, unknown> }> {
-    const record = await resolvePaymentMethod(request.body, request)
+  async function lookUp (request: Request, deadline: Deadline): Promise<{ adapter: PspAdapter<any>, record: VaultedPaymentMethodBase & Record<string, unknown> }> {
+    const signal = deadline.signal
+    // A resolver that fails because of the deadline, or answers after it, did not answer in time.
+    const record = await deadline.run(async () => await resolvePaymentMethod(request.body, request, { signal }), vaultTimeout)
+      .catch(err => { throw signal.aborted ? vaultTimeout() : err })
+    if (signal.aborted) throw vaultTimeout()
     const adapter = record == null ? undefined : adapters.get(record.psp)
     if (record != null && adapter === undefined) request.log.error('card-forwarding: the vault record names a PSP that is not registered')
     if (adapter === undefined || !adapter.isRecord(record as any) || !identifiersMatch(request.body.customerIdentifiers, record?.customerIdentifiers)) {
@@ -65,16 +74,20 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
     return { adapter, record: record as any }
   }
 
-  /** The PSP call under shutdown's signal, reported to onForward; any error that is not a forward failure is the adapter's fault (502). */
-  async function callPsp (request: Request, facts: RequestFacts, adapter: PspAdapter<any>, call: (signal: AbortSignal) => Promise<ForwardResult>): Promise<ForwardResult> {
+  /**
+   * The PSP call under shutdown's signal and the deadline, reported to onForward; one cut off by the
+   * deadline is a 504 of unknown outcome; any error that is not a forward failure is the adapter's fault (502).
+   */
+  async function callPsp (request: Request, facts: RequestFacts, adapter: PspAdapter<any>, deadline: Deadline, call: (signal: AbortSignal) => Promise<ForwardResult>): Promise<ForwardResult> {
     const psp = adapter.name
     const started = performance.now()
     try {
-      const result = await shutdown.track(call)
+      const result = await shutdown.track(signal => deadline.run(() => call(AbortSignal.any([signal, deadline.signal])), () => pspDeadline(psp)))
       metric(request, { psp, destination: facts.destination as string, outcome: 'ok', durationMs: performance.now() - started, statusCode: 200, destinationStatus: result.status })
       return result
     } catch (err) {
-      const failure: Failure<FastifyError & { statusCode: number }> = isForwardFailure(err) ? err : new PspError(psp, 'adapter_error', { cause: err })
+      const cutOff = deadline.signal.aborted && !(err instanceof ShuttingDownError)
+      const failure: Failure<FastifyError & { statusCode: number }> = cutOff ? pspDeadline(psp, err) : isForwardFailure(err) ? err : new PspError(psp, 'adapter_error', { cause: err })
       const outcome = failure.outcome === 'unknown' ? 'unknown' : 'failed'
       metric(request, { psp, destination: facts.destination as string, outcome, durationMs: performance.now() - started, statusCode: failure.statusCode, code: failure.code })
       throw failure

@@ -1,13 +1,13 @@
-import type { IdempotencyStore, PaymentSharingRequest, StoredResponse } from '../../types/index.ts'
-import { IdempotencyKeyReusedError, InvalidIdempotencyKeyError, RequestInProgressError } from '../errors.ts'
+import type { FastifyBaseLogger } from 'fastify'
+import type { IdempotencyClaim, PaymentSharingRequest, StoredResponse } from '../../types/index.ts'
+import { IdempotencyKeyReusedError, InvalidIdempotencyKeyError, RequestInProgressError, storeUnavailable, type StoreOperation } from '../errors.ts'
 import { digestOf } from '../hash.ts'
+import type { IdempotencySettings } from '../options/idempotency.ts'
 
 /** Printable ASCII without spaces (a duplicated header arrives joined by ", " and is refused). */
 const KEY = /^[\x21-\x7E]{1,255}$/
 /** The IETF draft sends the key as a structured-field string: one pair of double quotes around it. */
 const QUOTED = /^"([^"\\]*)"$/
-/** Longer than any forward can take (timeouts and retries included): a crashed holder's lock lapses after it. */
-export const LEASE_MS = 120_000
 
 /** The Idempotency-Key header, validated: undefined when absent, else 400. */
 export function readIdempotencyKey (header: string | string[] | undefined): string | undefined {
@@ -37,45 +37,89 @@ export type IdempotencyEntry =
     replay?: undefined
     /** Present only when the caller sent an Idempotency-Key. */
     pspKey: string | undefined
-    /** Keep the response for retries with the same key. */
-    succeed: (response: StoredResponse) => Promise<void>
+    /**
+     * Keep the response for retries with the same key. False when the store no longer held the
+     * claim (its lease lapsed) or would not keep the response: retries then find no replay.
+     */
+    succeed: (response: StoredResponse) => Promise<boolean>
     /** Free the reference lock (and the key, unless it succeeded). */
     leave: () => Promise<void>
   }
 
+/** A store call that has not settled by then is treated as failed (a store should bound its own calls). */
+const STORE_CALL_LIMIT_MS = 5000
+
+/**
+ * A call to the store, as the route trusts it: any rejection or a call past the limit becomes a
+ * 503 naming the operation and a reason code, never the store's own error (it may carry values).
+ */
+async function guard<T> (operation: StoreOperation, call: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const limit = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(storeUnavailable(operation, undefined, 'call_limit')), STORE_CALL_LIMIT_MS)
+  })
+  // A store that throws instead of rejecting is treated alike.
+  const called = new Promise<T>(resolve => resolve(call()))
+  return await Promise.race([called, limit])
+    .catch((err: unknown) => { throw storeUnavailable(operation, err) })
+    .finally(() => clearTimeout(timer))
+}
+
+/** What `begin` answered, checked: anything else is the store answering garbage (503). */
+function checkClaim (claim: IdempotencyClaim): IdempotencyClaim {
+  const c = claim as any
+  if (c?.state === 'claimed' && typeof c.owner === 'string' && c.owner !== '') return claim
+  if (c?.state === 'in_flight' && typeof c.fingerprint === 'string') return claim
+  const status = c?.response?.statusCode
+  if (c?.state === 'completed' && typeof c.fingerprint === 'string' && Number.isInteger(status) && status >= 200 && status <= 599) return claim
+  throw storeUnavailable('begin', undefined, 'bad_reply')
+}
+
 /**
  * draft-ietf-httpapi-idempotency-key-header over a store: replay, 422 on a changed body, 409 while
- * in flight (README, "Idempotency").
+ * in flight (README, "Idempotency"). Claims are fenced by their owner tokens.
  */
-export function createIdempotency ({ store, ttlMs }: { store: IdempotencyStore, ttlMs: number }) {
-  /** Claims the key (when sent) and then the reference; throws 409 or 422, or gives the response to replay. */
-  async function enter (actor: string, key: string | undefined, body: PaymentSharingRequest): Promise<IdempotencyEntry> {
+export function createIdempotency ({ store, ttlMs, leaseMs }: IdempotencySettings) {
+  const begin = (key: string, print: string) => guard('begin', () => store.begin(key, print, leaseMs)).then(checkClaim)
+  const release = (key: string, owner: string) => guard('release', () => store.release(key, owner))
+
+  /** Claims the key (when sent) and then the reference; throws 409, 422 or 503, or gives the response to replay. */
+  async function enter (actor: string, key: string | undefined, body: PaymentSharingRequest, log: FastifyBaseLogger): Promise<IdempotencyEntry> {
     let keyId: string | undefined
+    let keyOwner = ''
     if (key !== undefined) {
       keyId = 'key:' + digestOf([actor, key], 'hex')
       const print = fingerprint(body)
-      const claim = await store.begin(keyId, print, LEASE_MS)
+      const claim = await begin(keyId, print)
       if (claim.state !== 'claimed') {
         if (claim.fingerprint !== print) throw new IdempotencyKeyReusedError()
         if (claim.state === 'in_flight') throw new RequestInProgressError()
         return { replay: claim.response }
       }
+      keyOwner = claim.owner
     }
     const lockId = 'ref:' + digestOf([body.partnerPaymentReference], 'hex')
-    const lock = await store.begin(lockId, '', LEASE_MS)
+    let lock: IdempotencyClaim
+    try {
+      lock = await begin(lockId, '')
+    } catch (err) {
+      if (keyId !== undefined) await release(keyId, keyOwner).catch(() => {})
+      throw err
+    }
     if (lock.state !== 'claimed') {
-      if (keyId !== undefined) await store.release(keyId)
+      if (keyId !== undefined) await release(keyId, keyOwner).catch(err => log.error({ err }, 'card-forwarding: could not release the idempotency key'))
       throw new RequestInProgressError()
     }
+    const lockOwner = lock.owner
     let succeeded = false
     return {
       pspKey: key === undefined ? undefined : pspIdempotencyKey(actor, key, body),
       async succeed (response) {
         succeeded = true
-        if (keyId !== undefined) await store.complete(keyId, response, ttlMs)
+        return keyId === undefined || await guard('complete', () => store.complete(keyId, keyOwner, response, ttlMs))
       },
       async leave () {
-        await Promise.all([store.release(lockId), keyId !== undefined && !succeeded ? store.release(keyId) : undefined])
+        await Promise.all([release(lockId, lockOwner), keyId !== undefined && !succeeded ? release(keyId, keyOwner) : undefined])
       }
     }
   }

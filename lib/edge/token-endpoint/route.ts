@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createSigner } from 'fast-jwt'
 import { requestLogSerializers, type Audit } from '../../audit.ts'
-import { OAuthError } from '../../errors.ts'
+import { OAuthError, type Failure } from '../../errors.ts'
 import type { AuthOptions } from '../../../types/index.ts'
 import type { Client } from './clients.ts'
 import type { PublicJwk } from './keys.ts'
 import { authenticateClient, grantedScopes } from './clients.ts'
+import { registerTokenRateLimit, type TokenRateLimitSettings } from './rate-limit.ts'
 
 export const TOKEN_PATH = '/oauth/token'
 export const JWKS_PATH = '/.well-known/jwks.json'
@@ -23,7 +24,7 @@ export interface TokenEndpointSettings {
   clients: ReadonlyMap<string, Client>
   isAllowedIp: (ip: string | undefined) => boolean
   expiresInSeconds: number
-  rateLimit: { max: number, windowMs: number }
+  rateLimit: TokenRateLimitSettings
   /** The auth options the payment route verifies the endpoint's tokens with (strict RFC 9068). */
   auth: AuthOptions
 }
@@ -34,19 +35,10 @@ export interface TokenEndpointSettings {
  */
 export async function registerTokenEndpoint (fastify: FastifyInstance, endpoint: TokenEndpointSettings, audit: Audit): Promise<void> {
   const { auth, clients, isAllowedIp, expiresInSeconds: expiresIn, jwks } = endpoint
-  const limiter = createRateLimiter(endpoint.rateLimit.max, endpoint.rateLimit.windowMs)
   const sign = createSigner({ key: endpoint.privateKey, algorithm: endpoint.algorithm, kid: endpoint.kid, header: { alg: endpoint.algorithm, typ: 'at+jwt' } })
 
   async function checkIp (request: FastifyRequest): Promise<void> {
     if (!isAllowedIp(request.ip)) throw new OAuthError(403, 'access_denied')
-  }
-
-  async function limit (request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const retryAfter = limiter(request.ip)
-    if (retryAfter > 0) {
-      reply.header('retry-after', String(retryAfter))
-      throw new OAuthError(429, 'temporarily_unavailable')
-    }
   }
 
   async function issue (request: FastifyRequest, reply: FastifyReply) {
@@ -80,13 +72,15 @@ export async function registerTokenEndpoint (fastify: FastifyInstance, endpoint:
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
       done(null, new URLSearchParams(body as string))
     })
-    scope.setErrorHandler(function (error: FastifyError | OAuthError, request, reply) {
+    const limit = await registerTokenRateLimit(scope, endpoint.rateLimit)
+    scope.setErrorHandler(function (error: FastifyError | Failure<OAuthError>, request, reply) {
       /* c8 ignore next -- only a fault in signing with a key checked at registration, or load shedding's 503: the plugin's handler answers those */
       if (!(error instanceof OAuthError) && !((error.statusCode ?? 500) < 500)) throw error
       // Body-parser refusals (415, 413, a bad Content-Length) are malformed requests to an OAuth client.
       const failure = error instanceof OAuthError ? error : new OAuthError(400, 'invalid_request')
-      audit(request, 'token_denied', { statusCode: failure.statusCode, code: failure.error })
+      audit(request, 'token_denied', { statusCode: failure.statusCode, code: failure.error, reason: (failure as Failure).reason })
       if (failure.statusCode === 401) reply.header('www-authenticate', 'Basic realm="oauth"')
+      if (typeof (failure as Failure).retryAfter === 'number') reply.header('retry-after', String((failure as Failure).retryAfter))
       reply.code(failure.statusCode).header('cache-control', 'no-store').header('pragma', 'no-cache').send({ error: failure.error })
     })
     scope.route({ method: 'POST', url: TOKEN_PATH, bodyLimit: FORM_LIMIT, logSerializers: requestLogSerializers, onRequest: [checkIp, limit], handler: issue })
@@ -95,23 +89,4 @@ export async function registerTokenEndpoint (fastify: FastifyInstance, endpoint:
       return jwks
     })
   })
-}
-
-/**
- * A fixed-window count per client IP, forgotten every window. Only allowlisted addresses reach
- * it, so it holds one entry per allowlisted caller seen in the window. Returns 0, or the seconds to wait.
- */
-function createRateLimiter (max: number, windowMs: number): (key: string) => number {
-  let windowStart = -Infinity
-  let counts = new Map<string, number>()
-  return key => {
-    const now = Date.now()
-    if (now - windowStart >= windowMs) {
-      windowStart = now
-      counts = new Map()
-    }
-    const count = (counts.get(key) ?? 0) + 1
-    counts.set(key, count)
-    return count > max ? Math.ceil((windowStart + windowMs - now) / 1000) : 0
-  }
 }
