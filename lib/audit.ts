@@ -1,27 +1,14 @@
 import { createHash } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { AuditEvent, AuditEventType } from '../types/index.ts'
+import { createDelivery } from './partner-callback.ts'
+import { auditText } from './redact.ts'
 
 const SUCCESS: ReadonlySet<AuditEventType> = new Set(['accepted', 'forward_ok', 'token_issued'])
-// eslint-disable-next-line no-control-regex -- control characters are exactly what is matched
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g
 
 /** A short, non-reversible handle for a reference: enough to correlate, not to recover it. */
 export function hashReference (reference: string): string {
   return createHash('sha256').update(reference).digest('hex').slice(0, 16)
-}
-
-/**
- * Caller-influenced text (a forwarded address, a token's client id) bounded and with control
- * characters escaped, so it cannot forge lines in a plain-text audit sink. JSON logs escape again.
- */
-export function auditText (value: unknown, max: number): string {
-  return String(value).slice(0, max).replace(CONTROL, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-}
-
-/** Fastify logs each request's URL: ours go without the query string, where a misplaced token or secret could sit. */
-export const requestLogSerializers = {
-  req: (request: FastifyRequest) => ({ method: request.method, url: request.url.split('?')[0], remoteAddress: auditText(request.ip, 64) })
 }
 
 export interface AuditDetails {
@@ -37,8 +24,9 @@ export interface AuditDetails {
 
 export type Audit = (request: FastifyRequest, event: AuditEventType, details: AuditDetails) => void
 
-/** One structured event per outcome, to the partner's callback and to the log (PCI DSS 10.2.2 fields). */
-export function createAuditor (onAudit: ((event: AuditEvent) => void) | undefined): Audit {
+/** One structured event per outcome, to the log and to the partner's callback (PCI DSS 10.2.2 fields); the callback can never hold up or change an answer. */
+export function createAuditor (onAudit: ((event: AuditEvent) => unknown) | undefined): Audit {
+  const deliver = createDelivery('onAudit', onAudit)
   return function audit (request, event, details) {
     const record: AuditEvent = {
       event,
@@ -55,12 +43,6 @@ export function createAuditor (onAudit: ((event: AuditEvent) => void) | undefine
     if (details.referenceHash !== undefined) record.referenceHash = details.referenceHash
     if (details.psp !== undefined) record.psp = details.psp
     request.log.info({ audit: record }, 'card-forwarding audit')
-    if (onAudit !== undefined) {
-      try {
-        onAudit(record)
-      } catch (err) {
-        request.log.error({ err }, 'card-forwarding onAudit callback threw')
-      }
-    }
+    deliver(record, request.log)
   }
 }

@@ -1,4 +1,4 @@
-import type { AuditEvent, CardForwardingOptions, ForwardMetric, IdempotencyStore, LoadSheddingOptions, PreparedDestination, PspAdapter } from '../../types/index.ts'
+import type { CardForwardingOptions, IdempotencyStore, LoadSheddingOptions, PreparedDestination, PspAdapter } from '../../types/index.ts'
 import { checkTrustProxy, createAllowlist } from '../edge/ip-allowlist.ts'
 import { memoryIdempotencyStore } from '../stores/memory.ts'
 import type { AuthSettings } from '../edge/auth.ts'
@@ -22,8 +22,8 @@ export interface ResolvedOptions {
   resolvePaymentMethod: CardForwardingOptions<any>['resolvePaymentMethod']
   adapters: Map<string, PspAdapter<any>>
   destinations: Map<string, PreparedDestination>
-  onAudit: ((event: AuditEvent) => void) | undefined
-  onForward: ((event: ForwardMetric) => void) | undefined
+  onAudit: CardForwardingOptions<any>['onAudit']
+  onForward: CardForwardingOptions<any>['onForward']
   idempotency: { store: IdempotencyStore, ttlMs: number }
   retry: { retries: number, baseDelayMs: number }
   shutdownGraceMs: number

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { ForwardMetric, ForwardResult, PaymentSharingRequest, PspAdapter, VaultedPaymentMethodBase } from '../../types/index.ts'
 import { hashReference, type Audit } from '../audit.ts'
+import { createDelivery } from '../partner-callback.ts'
 import { isForwardFailure, PaymentMethodNotFoundError, PspError, UnknownDestinationError, type Failure } from '../errors.ts'
 import type { ResolvedOptions } from '../options/index.ts'
 import { retryBeforeSend } from '../psp/retry.ts'
@@ -23,7 +24,8 @@ type Request = FastifyRequest<{ Body: PaymentSharingRequest }>
  * its failure; the error handler audits it with the request's facts.
  */
 export function createForwardHandler ({ options, audit, idempotency, shutdown }: ForwardParts) {
-  const { adapters, destinations, relay, resolvePaymentMethod, retry, onForward } = options
+  const { adapters, destinations, relay, resolvePaymentMethod, retry } = options
+  const reportForward = createDelivery('onForward', options.onForward)
 
   return async function forward (request: Request, reply: FastifyReply) {
     const body = request.body
@@ -81,13 +83,8 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
     }
   }
 
-  /** Per-PSP latency and outcome for the partner's metrics; a throwing callback never changes the answer. */
+  /** Per-PSP latency and outcome for the partner's metrics; the callback never changes the answer. */
   function metric (request: Request, event: ForwardMetric): void {
-    if (onForward === undefined) return
-    try {
-      onForward(event)
-    } catch (err) {
-      request.log.error({ err }, 'card-forwarding: onForward callback threw')
-    }
+    reportForward(event, request.log)
   }
 }
