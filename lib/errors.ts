@@ -8,6 +8,8 @@ export const InsufficientScopeError = createError('CARD_FORWARDING_INSUFFICIENT_
 export const PaymentMethodNotFoundError = createError('CARD_FORWARDING_PAYMENT_METHOD_NOT_FOUND', 'No payment method matches this reference and these identifiers', 404)
 export const UnknownDestinationError = createError('CARD_FORWARDING_UNKNOWN_DESTINATION', 'Unknown destination', 422)
 export const UnsupportedMediaTypeError = createError('CARD_FORWARDING_UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json', 415)
+/** Anything that is not one of the plugin's own answers (a resolver or store that threw, a bug): never says why. */
+export const InternalError = createError<'CARD_FORWARDING_INTERNAL_ERROR', 500, [ErrorOptions?]>('CARD_FORWARDING_INTERNAL_ERROR', 'Internal Server Error', 500)
 export const AuthUnavailableError = createError('CARD_FORWARDING_AUTH_UNAVAILABLE', 'Token keys are unavailable, retry later', 503)
 /** The PSP refused, failed or answered garbage. The message names the PSP and its error code only. */
 export const PspError = createError<'CARD_FORWARDING_PSP_ERROR', 502, [string, string, ErrorOptions?]>('CARD_FORWARDING_PSP_ERROR', '%s forward failed: %s', 502)

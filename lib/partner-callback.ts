@@ -24,7 +24,7 @@ export function createDelivery<T> (name: string, callback: ((event: T) => unknow
   const logDrop = rateLimited()
 
   function failed (err: unknown, log: FastifyBaseLogger): void {
-    logFailure(suppressed => log.error({ callback: name, err: errorForLog(err), suppressed }, `card-forwarding: ${name} callback failed`))
+    logFailure(suppressed => log.error({ callback: name, error: errorForLog(err), suppressed }, `card-forwarding: ${name} callback failed`))
   }
 
   return function deliver (event, log) {

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { ForwardMetric, ForwardResult, PaymentSharingRequest, PspAdapter, VaultedPaymentMethodBase } from '../../types/index.ts'
 import { hashReference, type Audit } from '../audit.ts'
 import { createDelivery } from '../partner-callback.ts'
-import { isForwardFailure, PaymentMethodNotFoundError, PspError, UnknownDestinationError, type Failure } from '../errors.ts'
+import { InternalError, isForwardFailure, PaymentMethodNotFoundError, PspError, tagFailure, UnknownDestinationError, type Failure } from '../errors.ts'
 import type { ResolvedOptions } from '../options/index.ts'
 import { retryBeforeSend } from '../psp/retry.ts'
 import { factsOf, setFacts, type RequestFacts } from './facts.ts'
@@ -56,15 +56,28 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
     }
   }
 
-  /** The vault record and its adapter; 404 (the same for every miss) unless both exist and the identifiers match. */
+  /**
+   * The vault record and its adapter; 404 (the same for every miss) unless both exist and the
+   * identifiers match. Whatever the partner's resolver, record or adapter throws on the way is
+   * one InternalError (the error handler logs its cause): its own status or code never reaches Rokt.
+   */
   async function lookUp (request: Request): Promise<{ adapter: PspAdapter<any>, record: VaultedPaymentMethodBase & Record<string, unknown> }> {
-    const record = await resolvePaymentMethod(request.body, request)
+    let record: VaultedPaymentMethodBase | null | undefined
+    try {
+      record = await resolvePaymentMethod(request.body, request)
+    } catch (err) {
+      throw partnerFault('resolver_error', err)
+    }
     const adapter = record == null ? undefined : adapters.get(record.psp)
     if (record != null && adapter === undefined) request.log.error('card-forwarding: the vault record names a PSP that is not registered')
-    if (adapter === undefined || !adapter.isRecord(record as any) || !identifiersMatch(request.body.customerIdentifiers, record?.customerIdentifiers)) {
-      throw new PaymentMethodNotFoundError()
+    let found: boolean
+    try {
+      found = adapter !== undefined && adapter.isRecord(record as any) && identifiersMatch(request.body.customerIdentifiers, record?.customerIdentifiers)
+    } catch (err) {
+      throw partnerFault('vault_record_error', err)
     }
-    return { adapter, record: record as any }
+    if (!found) throw new PaymentMethodNotFoundError()
+    return { adapter: adapter as PspAdapter<any>, record: record as any }
   }
 
   /** The PSP call under shutdown's signal, reported to onForward; any error that is not a forward failure is the adapter's fault (502). */
@@ -87,4 +100,8 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
   function metric (request: Request, event: ForwardMetric): void {
     reportForward(event, request.log)
   }
+}
+
+function partnerFault (reason: string, cause: unknown): Failure {
+  return tagFailure(new InternalError({ cause }), { reason })
 }
