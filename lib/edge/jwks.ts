@@ -25,7 +25,8 @@ interface UsableKey { pem: string, algorithms: string[] }
 
 const KTY_FOR: Record<string, string> = { RS: 'RSA', PS: 'RSA', ES: 'EC', Ed: 'OKP' }
 const CRV_FOR: Record<string, string> = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521', EdDSA: 'Ed25519' }
-const KID = /^[\w.-]{1,128}$/
+/** A kid is only a lookup key (RFC 7515 §4.1.4): any printable text, bounded. Cognito's are standard base64 (`+`, `/`, `=`). */
+const KID = /^[^\p{C}]{1,256}$/u
 /** A JWKS is a few keys; anything larger is refused rather than buffered. */
 const MAX_JWKS_BYTES = 65_536
 
