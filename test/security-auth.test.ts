@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { createPublicKey, generateKeyPairSync } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { generateTestKeys, mintToken } from '../lib/sandbox/tokens.ts'
+import { generateTestKeys, mintToken, startJwksServer } from '../lib/sandbox/tokens.ts'
 import { AUDIENCE, buildHarness, ISSUER, logLines, rsaKeys, token, validBody, type Harness, type HarnessOptions } from './helpers/harness.ts'
 import { expectDenied, base64url, claims, signRaw } from './helpers/security.ts'
 
@@ -342,4 +342,32 @@ t.test('each key type pins its own algorithms (RFC 8725 §3.1)', async t => {
   }
   await t.rejects(harness(t, { algorithms: ['ES256'], publicKey: kinds[0][1].publicKey }), /^auth.algorithms: must be a non-empty subset of ES384 for this key/)
   await t.rejects(harness(t, { publicKey: generateKeyPairSync('rsa-pss', { modulusLength: 2048, ...PEM }).publicKey }), /^auth.publicKey: unsupported key type rsa-pss/, 'fast-jwt cannot use RSA-PSS keys: refused at registration')
+})
+
+t.test('B47 weak keys: RSA under 2048 bits, EC off the NIST curves and HMAC secrets shorter than their hash are refused; a weak JWKS key is skipped, not the set', async t => {
+  const rsa = (bits: number) => generateKeyPairSync('rsa', { modulusLength: bits, ...PEM })
+  for (const bits of [512, 1024, 2047]) {
+    await t.rejects(harness(t, { publicKey: rsa(bits).publicKey }), new RegExp(`^auth.publicKey: RSA keys must have at least 2048 bits \\(RFC 7518 §3.3\\); this one has ${bits}`), `RSA ${bits}`)
+  }
+  await t.rejects(harness(t, { publicKey: generateKeyPairSync('ec', { namedCurve: 'secp256k1', ...PEM }).publicKey }), /^auth.publicKey: EC keys must be on P-256, P-384 or P-521/, 'secp256k1')
+  const secret = (bytes: number) => 'k'.repeat(bytes)
+  await t.rejects(harness(t, { publicKey: undefined, secret: secret(32), algorithms: ['HS512'] }), /^auth.secret: HS512 needs a secret of at least 64 bytes \(RFC 7518 §3.2\)/)
+  await t.rejects(harness(t, { publicKey: undefined, secret: secret(47), algorithms: ['HS256', 'HS384'] }), /^auth.secret: HS384 needs a secret of at least 48 bytes/)
+  const hs512 = await harness(t, { publicKey: undefined, secret: secret(64), algorithms: ['HS512'] })
+  t.equal((await hs512.post(validBody, { token: signRaw({ ...HEADER, alg: 'HS512' }, claims(), secret(64), 'HS512') })).statusCode, 200, 'a 64-byte HS512 secret')
+  t.ok(await harness(t, { publicKey: rsa(3072).publicKey }), 'RSA 3072 is fine')
+
+  const weak = rsa(1024)
+  const weakJwk = { ...createPublicKey(weak.publicKey).export({ format: 'jwk' }), kid: 'weak', alg: 'RS256', use: 'sig' }
+  const strong = generateTestKeys('RS256', 'strong')
+  const jwks = await startJwksServer({ keys: [weakJwk, strong.jwk] })
+  t.teardown(jwks.close)
+  const h = await harness(t, { publicKey: undefined, jwksUrl: jwks.url })
+  await expectDenied(t, h, () => h.post(validBody, { token: signRaw({ ...HEADER, kid: 'weak' }, claims(), weak.privateKey, 'RS256') }), 401, 'CARD_FORWARDING_UNAUTHORIZED', 'a token signed with the 1024-bit JWKS key')
+  t.equal((await h.post(validBody, { token: token({ privateKey: strong.privateKey, kid: 'strong' }) })).statusCode, 200, 'the 2048-bit key of the same set still verifies')
+
+  const endpoint = { clients: [{ clientId: 'rokt', secretHash: `sha256:${'A'.repeat(43)}` }], allowedIps: ['127.0.0.1'] }
+  const base = { auth: { issuer: ISSUER, audience: AUDIENCE } as any }
+  await t.rejects(buildHarness(t, { plugin: { ...base, tokenEndpoint: { ...endpoint, privateKey: weak.privateKey } } }), /^tokenEndpoint.privateKey: must be a P-256 \(ES256\) or Ed25519 \(EdDSA\) key/, 'the token endpoint signs with P-256 or Ed25519 only')
+  await t.rejects(buildHarness(t, { plugin: { ...base, tokenEndpoint: { ...endpoint, privateKey: generateTestKeys('ES256').privateKey, rotationPublicKeys: [weak.publicKey] } } }), /^tokenEndpoint.rotationPublicKeys\[0\]: must be an ES256 key/, 'and accepts rotation keys of that algorithm only')
 })
