@@ -178,7 +178,7 @@ t.test('B18 time claims with a 30 s leeway: exp, nbf, future iat, lifetime, non-
     ['exp a float string (not a 500)', signRaw(HEADER, claims({ exp: String(now() + 60.5) }), rsaKeys.privateKey, 'RS256')],
     ['issued 1000 s ago, still unexpired (max age 900)', token({ issuedAt: now() - 1000, expiresInSeconds: 1100 })]
   ])
-  t.same(h.audits.map(a => a.reason).slice(2, 4), ['iat_in_future', 'token_lifetime'], 'the audit says why (our own checks)')
+  t.same(h.audits.map(a => a.reason).slice(2, 4), ['claim_invalid:iat', 'token_lifetime'], 'the audit says why (our own checks)')
   await assertAccepted(t, h, [
     ['exp 25 s ago, within the leeway', token({ issuedAt: now() - 100, expiresInSeconds: 75 })],
     ['nbf 25 s ahead', token({ claims: { nbf: now() + 25 } })],
@@ -244,7 +244,7 @@ t.test('B27 refusals carry no library message, token fragment, claim value or CR
   }
   const logged = logLines.join('\n')
   t.notMatch(logged, /eyJ|claim-value-marker|evil\.example/, 'no token, claim value or issuer in the logs')
-  t.ok(h.audits.every(a => a.event === 'auth_failed' && /^[\w]+$/.test(a.reason as string)), 'each audit event carries a fixed reason code')
+  t.ok(h.audits.every(a => a.event === 'auth_failed' && /^[\w]+(?::[\w.-]+)?$/.test(a.reason as string)), 'each audit event carries a fixed reason code')
 })
 
 t.test('B28 dependency floors: fastify >= 5.12.1, @fastify/jwt >= 10.2.2, fast-jwt >= 6.3.1', async t => {
@@ -292,7 +292,7 @@ t.test('presets: each accepts its server\'s access tokens and refuses the look-a
     ['Cognito ID token', mint({ typ: undefined }, { aud: 'app-client-1', sub: 'u', client_id: 'app-client-1', jti: 'j', token_use: 'id', scope: 'payment-sharing' })],
     ['another app client', mint({ typ: undefined }, { aud: undefined, sub: 'app-client-2', client_id: 'app-client-2', jti: 'j', token_use: 'access', scope: 'payment-sharing' })]
   ])
-  t.same(cognito.audits.slice(2).map(a => a.reason), ['claim_value', 'audience'])
+  t.same(cognito.audits.slice(2).map(a => a.reason), ['claim_invalid:token_use', 'claim_invalid:client_id'])
 
   const keycloak = await harness(t, { preset: 'keycloak' })
   await assertAccepted(t, keycloak, [['Keycloak access token', mint({ typ: 'JWT' }, { aud: AUDIENCE, sub: 's', azp: 'rokt', jti: 'j', typ: 'Bearer', scope: 'payment-sharing' })]])
@@ -345,7 +345,7 @@ t.test('each key type pins its own algorithms (RFC 8725 §3.1)', async t => {
 })
 
 t.test('B47 weak keys: RSA under 2048 bits, EC off the NIST curves and HMAC secrets shorter than their hash are refused; a weak JWKS key is skipped, not the set', async t => {
-  const rsa = (bits: number) => generateKeyPairSync('rsa', { modulusLength: bits, ...PEM })
+  const rsa = (bits: number) => generateKeyPairSync('rsa', { modulusLength: bits, ...PEM }) as unknown as { publicKey: string, privateKey: string }
   for (const bits of [512, 1024, 2047]) {
     await t.rejects(harness(t, { publicKey: rsa(bits).publicKey }), new RegExp(`^auth.publicKey: RSA keys must have at least 2048 bits \\(RFC 7518 §3.3\\); this one has ${bits}`), `RSA ${bits}`)
   }
@@ -370,4 +370,49 @@ t.test('B47 weak keys: RSA under 2048 bits, EC off the NIST curves and HMAC secr
   const base = { auth: { issuer: ISSUER, audience: AUDIENCE } as any }
   await t.rejects(buildHarness(t, { plugin: { ...base, tokenEndpoint: { ...endpoint, privateKey: weak.privateKey } } }), /^tokenEndpoint.privateKey: must be a P-256 \(ES256\) or Ed25519 \(EdDSA\) key/, 'the token endpoint signs with P-256 or Ed25519 only')
   await t.rejects(buildHarness(t, { plugin: { ...base, tokenEndpoint: { ...endpoint, privateKey: generateTestKeys('ES256').privateKey, rotationPublicKeys: [weak.publicKey] } } }), /^tokenEndpoint.rotationPublicKeys\[0\]: must be an ES256 key/, 'and accepts rotation keys of that algorithm only')
+})
+
+t.test('B48 a client claim (or the sub it falls back to) that is present but not a non-empty string refuses the token', async t => {
+  for (const allowedClientIds of [['rokt'], undefined]) {
+    const h = await harness(t, { allowedClientIds })
+    const malformed: Array<[string, string]> = [42, ['other'], null, {}, ''].map(value => [`client_id ${JSON.stringify(value)}, sub rokt`, token({ clientId: undefined, claims: { client_id: value } })])
+    await assertRefused(t, h, malformed)
+    t.same(h.audits.map(a => a.reason), malformed.map(() => 'claim_invalid:client_id'), 'audited naming the claim')
+    t.ok(h.audits.every(a => a.actor === undefined), 'no actor is taken from sub')
+    const bySub = await harness(t, { allowedClientIds, requiredClaims: ['jti'] })
+    await assertRefused(t, bySub, [42, ['rokt'], ''].map(value => [`no client_id, sub ${JSON.stringify(value)}`, token({ clientId: undefined, subject: undefined, claims: { sub: value } })]))
+    t.ok(bySub.audits.every(a => a.reason === 'claim_invalid:sub'))
+  }
+})
+
+t.test('B50 a token refused for a missing or wrong claim is audited with a reason naming the claim, never its value', async t => {
+  const h = await harness(t, { maxTokenLifetimeSeconds: 300 })
+  const cases: Array<[string, string, string]> = [
+    ...['iss', 'aud', 'exp', 'iat', 'sub', 'client_id', 'jti'].map((claim): [string, string, string] => [`without ${claim}`, token({ claims: { [claim]: undefined } }), `claim_missing:${claim}`]),
+    ['another issuer', token({ issuer: 'https://evil.example/' }), 'claim_invalid:iss'],
+    ['an iss array', token({ claims: { iss: ['https://evil.example/', ISSUER] } }), 'claim_invalid:iss'],
+    ['another audience', token({ audience: 'other-api' }), 'claim_invalid:aud'],
+    ['an aud array without ours', token({ audience: ['other-api', 'more-api'] }), 'claim_invalid:aud'],
+    ['exp passed', token({ issuedAt: now() - 100, expiresInSeconds: 60 }), 'claim_invalid:exp'],
+    ['exp a string', signRaw(HEADER, claims({ exp: 'tomorrow' }), rsaKeys.privateKey, 'RS256'), 'claim_invalid:exp'],
+    ['nbf ahead', token({ claims: { nbf: now() + 3600 } }), 'claim_invalid:nbf'],
+    ['iat ahead', token({ issuedAt: now() + 3600 }), 'claim_invalid:iat'],
+    ['iat older than the max age', token({ issuedAt: now() - 1000, expiresInSeconds: 1100 }), 'claim_invalid:iat'],
+    ['lifetime over the maximum', token({ expiresInSeconds: 301 }), 'token_lifetime'],
+    ['a bad signature', `${token().slice(0, -4)}AAAA`, 'signature_invalid'],
+    ['typ JWT', token({ typ: 'JWT' }), 'header_invalid:typ'],
+    ['alg HS256', signRaw({ ...HEADER, alg: 'HS256' }, claims(), 'k'.repeat(32), 'HS256'), 'header_invalid:alg']
+  ]
+  await assertRefused(t, h, cases.map(([name, bearer]) => [name, bearer]))
+  t.same(h.audits.map(a => a.reason), cases.map(([, , reason]) => reason), 'each reason names what was wrong')
+  t.notMatch(JSON.stringify(h.audits), /evil|other-api|tomorrow|more-api/, 'never a value')
+
+  const cognito = await harness(t, { preset: 'cognito', audience: 'app-client-1' })
+  const mint = (payload: Record<string, unknown>) => mintToken({ privateKey: rsaKeys.privateKey, issuer: ISSUER, kid: 'rokt-rsa-1', header: { typ: undefined }, claims: { sub: 'c', jti: 'j', scope: 'payment-sharing', ...payload } })
+  await assertRefused(t, cognito, [
+    ['an ID token', mint({ client_id: 'app-client-1', token_use: 'id' })],
+    ['another app client', mint({ client_id: 'app-client-2', token_use: 'access' })],
+    ['no token_use', mint({ client_id: 'app-client-1' })]
+  ])
+  t.same(cognito.audits.map(a => a.reason), ['claim_invalid:token_use', 'claim_invalid:client_id', 'claim_missing:token_use'])
 })
