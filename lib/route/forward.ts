@@ -1,10 +1,12 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { ForwardMetric, ForwardResult, PaymentSharingRequest, PspAdapter, VaultedPaymentMethodBase } from '../../types/index.ts'
 import { hashReference, type Audit } from '../audit.ts'
+import { errorForLog } from '../logging.ts'
 import { createDelivery } from '../partner-callback.ts'
 import { InternalError, isForwardFailure, PaymentMethodNotFoundError, PspError, tagFailure, UnknownDestinationError, type Failure } from '../errors.ts'
 import type { ResolvedOptions } from '../options/index.ts'
 import { retryBeforeSend } from '../psp/retry.ts'
+import { relayedAnswer, type RelayedAnswer } from './answer.ts'
 import { factsOf, setFacts, type RequestFacts } from './facts.ts'
 import { identifiersMatch } from './identifiers.ts'
 import { readIdempotencyKey, type createIdempotency } from './idempotency.ts'
@@ -44,15 +46,14 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
       audit(request, 'accepted', { ...facts, statusCode: 200 })
       // Without an Idempotency-Key a forward is never retried.
       const retries = entry.pspKey === undefined ? 0 : retry.retries
-      const result = await callPsp(request, facts, adapter, signal => retryBeforeSend(
+      const response = await callPsp(request, facts, adapter, signal => retryBeforeSend(
         () => adapter.forward({ record, destination, idempotencyKey: entry.pspKey, signal }),
         { retries, baseDelayMs: retry.baseDelayMs, signal }))
       audit(request, 'forward_ok', { ...facts, statusCode: 200 })
-      const response = { status: result.status, headers: result.headers, body: relay === 'psp' ? result.pspBody : result.body, 'request-time': result.requestTime }
-      await entry.succeed({ statusCode: 200, body: response }).catch(err => request.log.error({ err }, 'card-forwarding: could not store the idempotent response'))
+      await entry.succeed({ statusCode: 200, body: response }).catch(err => request.log.error({ error: errorForLog(err) }, 'card-forwarding: could not store the idempotent response'))
       return response
     } finally {
-      await entry.leave().catch(err => request.log.error({ err }, 'card-forwarding: could not release the idempotency lock'))
+      await entry.leave().catch(err => request.log.error({ error: errorForLog(err) }, 'card-forwarding: could not release the idempotency lock'))
     }
   }
 
@@ -80,14 +81,17 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
     return { adapter: adapter as PspAdapter<any>, record: record as any }
   }
 
-  /** The PSP call under shutdown's signal, reported to onForward; any error that is not a forward failure is the adapter's fault (502). */
-  async function callPsp (request: Request, facts: RequestFacts, adapter: PspAdapter<any>, call: (signal: AbortSignal) => Promise<ForwardResult>): Promise<ForwardResult> {
+  /**
+   * The PSP call under shutdown's signal, and its answer as the route relays it (masked, checked:
+   * lib/route/answer.ts), reported to onForward; any error that is not a forward failure is the adapter's fault (502).
+   */
+  async function callPsp (request: Request, facts: RequestFacts, adapter: PspAdapter<any>, call: (signal: AbortSignal) => Promise<ForwardResult>): Promise<RelayedAnswer> {
     const psp = adapter.name
     const started = performance.now()
     try {
-      const result = await shutdown.track(call)
-      metric(request, { psp, destination: facts.destination as string, outcome: 'ok', durationMs: performance.now() - started, statusCode: 200, destinationStatus: result.status })
-      return result
+      const answer = relayedAnswer(await shutdown.track(call), relay, psp)
+      metric(request, { psp, destination: facts.destination as string, outcome: 'ok', durationMs: performance.now() - started, statusCode: 200, destinationStatus: answer.status })
+      return answer
     } catch (err) {
       const failure: Failure<FastifyError & { statusCode: number }> = isForwardFailure(err) ? err : new PspError(psp, 'adapter_error', { cause: err })
       const outcome = failure.outcome === 'unknown' ? 'unknown' : 'failed'
