@@ -150,3 +150,60 @@ t.test('A6 trusted LB sending a malformed X-Forwarded-For entry -> 403, never 50
   t.ok(h.audits.every(a => a.event === 'ip_denied' && a.ip.length <= 64), 'every audit ip is at most 64 characters')
   t.notOk(logLines.some(line => line.includes('9'.repeat(65))), 'the 10 KB value is in no log line')
 })
+
+t.test('A5 every spelling of an IPv4-mapped client address is the IPv4 address it carries', async t => {
+  const isAllowedIp = createAllowlist(['203.0.113.0/24', '2001:db8::/32'])
+  const cases: Array<[string, boolean]> = [
+    ['::ffff:203.0.113.7', true],
+    ['::ffff:cb00:7107', true],
+    ['::FFFF:CB00:7107', true],
+    ['0:0:0:0:0:ffff:cb00:7107', true],
+    ['0000:0000:0000:0000:0000:ffff:cb00:7107', true],
+    ['0:0:0:0:0:FFFF:203.0.113.7', true],
+    ['::ffff:c633:6409', false],
+    ['::ffff:0:cb00:7107', false],
+    ['64:ff9b::cb00:7107', false],
+    ['::cb00:7107', false]
+  ]
+  for (const [ip, allowed] of cases) t.equal(isAllowedIp(ip), allowed, ip)
+  for (const entry of ['::ffff:cb00:7100/120', '0:0:0:0:0:ffff:203.0.113.0/120', '::FFFF:CB00:7107']) {
+    t.throws(() => createAllowlist([entry]), new RegExp(`^allowedIps: write "${entry.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}" as plain IPv4`), entry)
+  }
+})
+
+t.test('A4 a trust range in IPv4-mapped form is checked as the IPv4 range it is; one covering IPv4 space in IPv6 form, or every IPv4 address, is refused', async t => {
+  const base = () => ({
+    allowedIps: ['203.0.113.0/24'],
+    auth: { publicKey: rsaKeys.publicKey, issuer: ISSUER, audience: AUDIENCE },
+    resolvePaymentMethod: async () => null,
+    psps: { stripe: stripe({ apiKey: STRIPE_SANDBOX_API_KEY }) },
+    destinations: { [DESTINATION]: { url: 'https://rokt.example/tokens' } }
+  })
+  const refused: Array<[unknown, RegExp]> = [
+    ['::ffff:0:0/96', /^trustProxy: "::ffff:0:0\/96" trusts every address, as unsafe as trustProxy: true/],
+    ['::ffff:cb00:7100/120', /^allowedIps: "203.0.113.0\/24" overlaps the trusted proxy "203.0.113.0\/24"/],
+    ['0:0:0:0:0:ffff:cb00:7101', /^allowedIps: "203.0.113.0\/24" overlaps the trusted proxy "203.0.113.1\/32"/],
+    [['10.0.0.1', '::/8'], /^trustProxy: "::\/8" covers IPv4-mapped addresses \(::ffff:0:0\/96\)/],
+    ['::/80', /^trustProxy: "::\/80" covers IPv4-mapped addresses/],
+    ['::ffff:0:0/95', /^trustProxy: "::ffff:0:0\/95" covers IPv4-mapped addresses/]
+  ]
+  for (const [trustProxy, message] of refused) {
+    const app = Fastify({ trustProxy: trustProxy as any })
+    app.register(cardForwarding, base() as any)
+    await t.rejects(async () => { await app.ready() }, message, JSON.stringify(trustProxy))
+    await app.close()
+  }
+  for (const trustProxy of ['::ffff:a00:1', '::ffff:10.0.0.0/104', '2001:db8:1::/48']) {
+    const app = Fastify({ trustProxy })
+    app.register(cardForwarding, base() as any)
+    await t.resolves(async () => { await app.ready() }, `${trustProxy}: disjoint from the allowlist, accepted`)
+    await app.close()
+  }
+})
+
+t.test('A4 behind a proxy trusted as ::ffff:7f00:1, an outside peer\'s X-Forwarded-For is still checked against the allowlist', async t => {
+  const { h, address, headers, body } = await behindLoadBalancer(t, '::ffff:7f00:1')
+  await expectDenied(t, h, () => send(`${address}${PATH}`, { localAddress: ATTACKER, headers: headers({ 'x-forwarded-for': ROKT }), body }), 403, 'CARD_FORWARDING_IP_NOT_ALLOWED')
+  const lb = await startForwardingProxy(t, address)
+  t.equal((await send(`${lb.url}${PATH}`, { localAddress: ROKT, headers: headers(), body })).statusCode, 200, 'Rokt through the trusted proxy is served')
+})
