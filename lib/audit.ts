@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { AuditEvent, AuditEventType } from '../types/index.ts'
 import { createDelivery } from './partner-callback.ts'
@@ -6,9 +6,17 @@ import { auditText } from './redact.ts'
 
 const SUCCESS: ReadonlySet<AuditEventType> = new Set(['accepted', 'forward_ok', 'token_issued'])
 
-/** A short, non-reversible handle for a reference: enough to correlate, not to recover it. */
-export function hashReference (reference: string): string {
-  return createHash('sha256').update(reference).digest('hex').slice(0, 16)
+/** The least length of `referenceHashSecret`, and the length of the one generated when it is not given. */
+export const MIN_REFERENCE_SECRET_BYTES = 32
+
+/**
+ * A short handle for a reference, to correlate audit events: HMAC-SHA-256 under a per-deployment
+ * secret, first 64 bits. References are often guessable order numbers, so an unkeyed hash would
+ * give them away by enumeration; without the secret this one cannot be recomputed. No secret
+ * given: one is generated here, so hashes agree within this process only.
+ */
+export function createReferenceHasher (secret: string | Buffer = randomBytes(MIN_REFERENCE_SECRET_BYTES)): (reference: string) => string {
+  return reference => createHmac('sha256', secret).update(reference).digest('hex').slice(0, 16)
 }
 
 export interface AuditDetails {
@@ -17,7 +25,7 @@ export interface AuditDetails {
   reason?: string
   actor?: string | null
   destination?: string
-  /** hashReference(partnerPaymentReference), computed once per request */
+  /** The keyed hash of partnerPaymentReference (createReferenceHasher), computed once per request */
   referenceHash?: string
   psp?: string
 }

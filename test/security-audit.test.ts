@@ -1,4 +1,5 @@
 import t from 'tap'
+import { createHash, createHmac } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as oauth from 'openid-client'
@@ -146,4 +147,29 @@ t.test('D38 CR/LF, ANSI codes and JSON metacharacters in audited values appear e
   const long = await buildHarness(t)
   await long.post(validBody, { token: token({ clientId: 'c'.repeat(500) }) })
   t.equal(long.audits[0].actor?.length, 128, 'actors are bounded')
+})
+
+t.test('D54 the audited referenceHash is keyed (HMAC-SHA-256): it cannot be recomputed from a guessed reference without the secret', async t => {
+  const reference = validBody.partnerPaymentReference
+  const unkeyed = createHash('sha256').update(reference).digest('hex').slice(0, 16)
+  const hashes: string[] = []
+  for (let i = 0; i < 2; i++) {
+    const h = await buildHarness(t)
+    await h.post(validBody)
+    hashes.push(h.audits[0].referenceHash as string)
+  }
+  t.match(hashes, [/^[0-9a-f]{16}$/, /^[0-9a-f]{16}$/])
+  t.not(hashes[0], unkeyed, 'not the plain SHA-256 an enumeration would try')
+  t.not(hashes[0], hashes[1], 'without a configured secret, each instance generates its own')
+  const secret = 'shared-reference-hash-secret-0123456789'
+  const shared = []
+  for (let i = 0; i < 2; i++) {
+    const h = await buildHarness(t, { plugin: { referenceHashSecret: secret } })
+    await h.post(validBody)
+    shared.push(h.audits[0].referenceHash)
+  }
+  const expected = createHmac('sha256', secret).update(reference).digest('hex').slice(0, 16)
+  t.same(shared, [expected, expected], 'the same secret on every instance: the same hash, HMAC-SHA-256(secret, reference), to correlate')
+  t.notOk(JSON.stringify(logLines).includes(secret), 'the secret is never logged')
+  await t.rejects(buildHarness(t, { plugin: { referenceHashSecret: 'short' } }), /^referenceHashSecret: must be a string of at least 32 bytes/)
 })

@@ -31,7 +31,7 @@ export interface AuditEvent {
   /** The OAuth client (see `clientIdClaim`, else sub) of the verified token, when known; escaped, at most 128 characters. */
   actor?: string
   destination?: string
-  /** A short SHA-256 of partnerPaymentReference, never the reference itself */
+  /** HMAC-SHA-256 of partnerPaymentReference under `referenceHashSecret`, 16 hex digits: never the reference itself */
   referenceHash?: string
   psp?: string
   statusCode: number

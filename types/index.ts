@@ -52,6 +52,12 @@ export interface CardForwardingOptions<Psps extends Record<string, PspAdapter<an
    * (counted and logged; the log still has them).
    */
   onAudit?: (event: AuditEvent) => void | Promise<void>
+  /**
+   * The key of the audit events' `referenceHash` (HMAC-SHA-256 of partnerPaymentReference), at
+   * least 32 bytes of random data. Give every instance the same one so that their events correlate;
+   * without it each process generates its own at startup (hashes then agree within one process only).
+   */
+  referenceHashSecret?: string
   /** Called once per forward attempted, with the PSP's latency and outcome: feed your metrics. Same rules as onAudit. */
   onForward?: (event: ForwardMetric) => void | Promise<void>
   /**

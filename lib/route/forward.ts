@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { ForwardMetric, ForwardResult, PaymentSharingRequest, PspAdapter, VaultedPaymentMethodBase } from '../../types/index.ts'
-import { hashReference, type Audit } from '../audit.ts'
+import type { Audit } from '../audit.ts'
 import { errorForLog } from '../logging.ts'
 import { createDelivery } from '../partner-callback.ts'
 import { InternalError, isForwardFailure, PaymentMethodNotFoundError, PspError, tagFailure, UnknownDestinationError, type Failure } from '../errors.ts'
@@ -26,7 +26,7 @@ type Request = FastifyRequest<{ Body: PaymentSharingRequest }>
  * its failure; the error handler audits it with the request's facts.
  */
 export function createForwardHandler ({ options, audit, idempotency, shutdown }: ForwardParts) {
-  const { adapters, destinations, relay, resolvePaymentMethod, retry } = options
+  const { adapters, destinations, relay, resolvePaymentMethod, retry, hashReference } = options
   const reportForward = createDelivery('onForward', options.onForward)
 
   return async function forward (request: Request, reply: FastifyReply) {
