@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { buildHarness, DESTINATION, EMAIL, logLines, ROKT_IP, token, validBody, type Harness } from './helpers/harness.ts'
 import { expectDenied } from './helpers/security.ts'
+import { PSP_KITS } from './helpers/psp-kits.ts'
 
 // Catalogue section C: input handling. A resolver that counts its calls shows the handler never ran.
 const PATH = '/v1/initiate-payment-sharing'
@@ -197,4 +198,22 @@ t.test('C36 other methods on the path -> 404; X-HTTP-Method-Override is ignored;
   const overridden = await h.post(validBody, { headers: { 'x-http-method-override': 'DELETE' } })
   t.equal(overridden.statusCode, 200, 'a POST stays a POST')
   t.equal(h.simulator.calls, 1)
+})
+
+t.test('C52 a template key, a destination header value or a destination URL holding a placeholder is refused at registration, for every adapter', async t => {
+  const card = { number: '{{card.number}}' }
+  const configs: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['a key that is Adyen\'s PAN placeholder', { body: { card, '{{number}}': 'x' } }, /^destinations.COM.ROKT.CATALOG.body: a key must not hold {{ or }}, at \/\{\{number\}\}/],
+    ['a nested key that is Checkout.com\'s', { body: { card, meta: { '{{card_number}}': 1 } } }, /: a key must not hold {{ or }}, at \/meta\/\{\{card_number\}\}/],
+    ['half a placeholder in a key', { body: { card, 'a{{': 1 } }, /: a key must not hold {{ or }}/],
+    ['a canonical token as a key', { body: { card, '{{card.number}}': 1 } }, /: a key must not hold {{ or }}/],
+    ['a header value with a placeholder', { headers: { 'x-card': '{{number}}' } }, /^destinations.COM.ROKT.CATALOG.headers: "x-card" must not hold {{ or }}/],
+    ['a URL with a placeholder in its query', { url: 'https://rokt.example/cards?pan={{number}}' }, /^destinations.COM.ROKT.CATALOG.url: must not hold {{ or }}/],
+    ['a URL with a placeholder in its fragment', { url: 'https://rokt.example/cards#{{card_number}}' }, /^destinations.COM.ROKT.CATALOG.url: must not hold {{ or }}/]
+  ]
+  for (const kit of PSP_KITS) {
+    for (const [name, patch, message] of configs) {
+      await t.rejects(buildHarness(t, { kit, plugin: { destinations: { [DESTINATION]: { url: 'https://rokt.example/cards', ...patch } } } }), message, `${kit.name}: ${name}`)
+    }
+  }
 })
