@@ -93,6 +93,7 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
       metric(request, { psp, destination: facts.destination as string, outcome: 'ok', durationMs: performance.now() - started, statusCode: 200, destinationStatus: answer.status })
       return answer
     } catch (err) {
+      if (!isForwardFailure(err)) request.log.error({ psp, error: errorForLog(err) }, 'card-forwarding: the adapter failed (adapter_error)')
       const failure: Failure<FastifyError & { statusCode: number }> = isForwardFailure(err) ? err : new PspError(psp, 'adapter_error', { cause: err })
       const outcome = failure.outcome === 'unknown' ? 'unknown' : 'failed'
       metric(request, { psp, destination: facts.destination as string, outcome, durationMs: performance.now() - started, statusCode: failure.statusCode, code: failure.code })

@@ -50,7 +50,7 @@ export async function registerTokenEndpoint (fastify: FastifyInstance, endpoint:
     }
   }
 
-  async function issue (request: FastifyRequest, reply: FastifyReply) {
+  async function issue (request: FastifyRequest) {
     const form = request.body
     if (!(form instanceof URLSearchParams)) throw new OAuthError(400, 'invalid_request')
     // RFC 6749 §3.2: parameters must not be repeated.
@@ -72,7 +72,6 @@ export async function registerTokenEndpoint (fastify: FastifyInstance, endpoint:
       ...(scope === '' ? {} : { scope })
     })
     audit(request, 'token_issued', { statusCode: 200, actor: client.id })
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
     return { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, ...(scope === '' ? {} : { scope }) }
   }
 
@@ -88,14 +87,19 @@ export async function registerTokenEndpoint (fastify: FastifyInstance, endpoint:
       const failure = error instanceof OAuthError ? error : new OAuthError(400, 'invalid_request')
       audit(request, 'token_denied', { statusCode: failure.statusCode, code: failure.error })
       if (failure.statusCode === 401) reply.header('www-authenticate', 'Basic realm="oauth"')
-      reply.code(failure.statusCode).header('cache-control', 'no-store').header('pragma', 'no-cache').send({ error: failure.error })
+      reply.code(failure.statusCode).send({ error: failure.error })
     })
-    scope.route({ method: 'POST', url: TOKEN_PATH, bodyLimit: FORM_LIMIT, logSerializers: redactingSerializers, onRequest: [checkIp, limit], handler: issue })
+    scope.route({ method: 'POST', url: TOKEN_PATH, bodyLimit: FORM_LIMIT, logSerializers: redactingSerializers, onRequest: [checkIp, limit], onSend: noStore, handler: issue })
     scope.get(JWKS_PATH, async (_request, reply) => {
       reply.header('cache-control', 'public, max-age=300')
       return jwks
     })
   })
+}
+
+/** RFC 6749 §5.1: every answer of the token endpoint, a token or a refusal, is never cached. */
+async function noStore (_request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
 }
 
 /**
