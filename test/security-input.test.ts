@@ -217,3 +217,28 @@ t.test('C52 a template key, a destination header value or a destination URL hold
     }
   }
 })
+
+t.test('C51 emails compare in RFC 8265\'s prepared form: case and width folded, NFC; an address with a compatibility character (U+212A KELVIN SIGN) never matches', async t => {
+  const h = await buildHarness(t)
+  const vault = (email: string) => ({ psp: 'psp', ...h.kit.record, customerIdentifiers: { email } })
+  h.vault.set('ORDER_KATE', vault('kate@example.com'))
+  h.vault.set('ORDER_JOSE', vault('jos\u00e9@example.com'))
+  h.vault.set('ORDER_KELVIN', vault('\u212Aate@example.com'))
+  const cases: Array<[string, string, number]> = [
+    ['ORDER_KATE', 'KATE@Example.COM', 200],
+    ['ORDER_KATE', '\uFF2B\uFF41\uFF54\uFF45@example.com', 200],
+    ['ORDER_KATE', '\u212Aate@example.com', 404],
+    ['ORDER_KATE', 'k\u0430te@example.com', 404],
+    ['ORDER_JOSE', 'jose\u0301@example.com', 200],
+    ['ORDER_JOSE', 'JOS\u00c9@EXAMPLE.COM', 200],
+    ['ORDER_JOSE', 'jose@example.com', 404],
+    ['ORDER_KELVIN', '\u212Aate@example.com', 404],
+    ['ORDER_KELVIN', 'kate@example.com', 404],
+    ['ORDER_KATE', 'kate\u2603@example.com', 404]
+  ]
+  for (const [reference, email, status] of cases) {
+    const res = await h.post({ ...validBody, partnerPaymentReference: reference, customerIdentifiers: { email } })
+    t.equal(res.statusCode, status, `${reference} with ${JSON.stringify(email)}`)
+  }
+  t.equal(h.simulator.calls, 4)
+})

@@ -7,7 +7,7 @@ import { ANSWER_CODES } from './error-codes.ts'
 const PRINTABLE = '^[\\x21-\\x7E]+$'
 
 export const CustomerIdentifiersSchema = Type.Object({
-  email: Type.Optional(Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]{1,64}@[^\\s@]+$', description: "The shopper's email, compared case-insensitively" })),
+  email: Type.Optional(Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]{1,64}@[^\\s@]+$', description: "The shopper's email, compared in RFC 8265's prepared form (case and width folded, NFC; an address with a compatibility character never matches)" })),
   customerId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: PRINTABLE, description: "The partner's customer id, compared exactly" }))
 }, {
   additionalProperties: false,
