@@ -4,6 +4,7 @@ import { createAuditor } from './audit.ts'
 import { registerAuth } from './edge/auth.ts'
 import { registerTokenEndpoint } from './edge/token-endpoint/route.ts'
 import { resolveOptions } from './options/index.ts'
+import { serverTimeoutWarnings } from './options/server.ts'
 import { createErrorHandler } from './route/error-handler.ts'
 import { registerPaymentRoute } from './route/index.ts'
 import { registerLoadShedding } from './route/load-shedding.ts'
@@ -11,6 +12,7 @@ import { registerLoadShedding } from './route/load-shedding.ts'
 /** Registration only: every option is read and checked once, then the parts are wired in this (encapsulated) scope. */
 export async function cardForwardingPlugin (fastify: FastifyInstance, options: CardForwardingOptions<any>): Promise<void> {
   const resolved = resolveOptions(options, { trustProxy: hostOption(fastify, 'trustProxy') })
+  for (const warning of serverTimeoutWarnings(fastify.initialConfig)) fastify.log.warn(`card-forwarding: the server's ${warning}`)
   // First: its onRequest hook runs before every other hook of this scope (no crypto, no PSP work when shedding).
   await registerLoadShedding(fastify, resolved.loadShedding)
   const audit = createAuditor(resolved.onAudit)

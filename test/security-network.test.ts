@@ -207,3 +207,18 @@ t.test('A4 behind a proxy trusted as ::ffff:7f00:1, an outside peer\'s X-Forward
   const lb = await startForwardingProxy(t, address)
   t.equal((await send(`${lb.url}${PATH}`, { localAddress: ROKT, headers: headers(), body })).statusCode, 200, 'Rokt through the trusted proxy is served')
 })
+
+t.test('A46 a server without connection and request timeouts is warned about at registration', async t => {
+  const cases: Array<[Record<string, number>, RegExp[]]> = [
+    [{}, [/the server's requestTimeout is off: a client may take forever to send a request/, /the server's connectionTimeout is off: an idle socket is never closed/]],
+    [{ connectionTimeout: 10_000, requestTimeout: 15_000 }, [/the server's connectionTimeout is 10000 ms: Rokt's socket is idle while a forward runs/]],
+    [{ connectionTimeout: 60_000, requestTimeout: 15_000 }, []]
+  ]
+  for (const [server, expected] of cases) {
+    const logged = logLines.length
+    await buildHarness(t, { server })
+    const warnings = logLines.slice(logged).map(line => JSON.parse(line)).filter(line => line.level === 40).map(line => line.msg as string)
+    t.equal(warnings.length, expected.length, JSON.stringify(server))
+    expected.forEach((pattern, i) => t.match(warnings[i], pattern))
+  }
+})
