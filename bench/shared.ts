@@ -10,8 +10,8 @@ export const ROKT_API_KEY = 'rokt_dest_key_0123456789'
 export const EMAIL = 'Jenny.Rosen@example.com'
 
 /**
- * Rokt's calls are for different orders: concurrent forwards for one reference get 409 (DESIGN
- * §6), so the load cycles through this many references, all vaulted.
+ * Rokt's calls are for different orders: concurrent forwards for one reference get 409 (README,
+ * Idempotency), so the load cycles through this many references, all vaulted.
  */
 export const REFERENCES = Array.from({ length: 10_000 }, (_, i) => `ORDER_${String(i).padStart(5, '0')}`)
 export const REQUEST_BODIES = REFERENCES.map(reference => JSON.stringify({ customerIdentifiers: { email: EMAIL }, partnerPaymentReference: reference, destination: DESTINATION }))

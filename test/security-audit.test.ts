@@ -9,7 +9,7 @@ import { generateTestKeys } from '../lib/sandbox/tokens.ts'
 import { AUDIENCE, buildHarness, DESTINATION, EMAIL, ISSUER, logLines, ROKT_API_KEY, token, validBody } from './helpers/harness.ts'
 import { findSecrets, LOG_CAPTURE_DIR, luhn } from './helpers/secrets.ts'
 
-// Catalogue section D: what is logged and audited.
+// docs/THREAT-MODEL.md section D: what is logged and audited.
 
 t.test('D37 no PAN, CVC, bearer token, API key or email in any log line of this file\'s traffic (the whole suite is scanned by tap\'s after script)', async t => {
   const secret = generateClientSecret()

@@ -6,7 +6,7 @@ import { generateTestKeys, mintToken, startJwksServer } from '../lib/sandbox/tok
 import { AUDIENCE, buildHarness, ISSUER, logLines, rsaKeys, token, validBody, type Harness, type HarnessOptions } from './helpers/harness.ts'
 import { expectDenied, base64url, claims, signRaw } from './helpers/security.ts'
 
-// Catalogue section B: OAuth 2.0 bearer JWTs. The harness verifies with Rokt's RSA public key,
+// docs/THREAT-MODEL.md section B: OAuth 2.0 bearer JWTs. The harness verifies with Rokt's RSA public key,
 // issuer ISSUER, audience AUDIENCE, scope payment-sharing and the default strict RFC 9068 preset.
 const CHALLENGE = 'Bearer realm="rokt-card-forwarding"'
 const INVALID_TOKEN = `${CHALLENGE}, error="invalid_token"`
@@ -41,7 +41,7 @@ t.test('B7 no Authorization header -> 401, challenge without an error attribute'
   t.same(h.audits.map(a => [a.event, a.reason]), [['auth_failed', 'no_credentials']])
 })
 
-t.test('B8 wrong scheme -> 401 without error; malformed bearer -> 401 invalid_request (DESIGN §4 overrides the catalogue\'s 400)', async t => {
+t.test('B8 wrong scheme -> 401 without error; malformed bearer -> 401 invalid_request (one status for every token problem: docs/THREAT-MODEL.md B8)', async t => {
   const h = await harness(t)
   for (const header of ['Basic cm9rdDpzZWNyZXQ=', 'Token abc', 'Bearertoken']) {
     const res = await expectDenied(t, h, () => h.post(validBody, { token: null, headers: { authorization: header } }), 401, 'CARD_FORWARDING_UNAUTHORIZED', header)
@@ -49,12 +49,12 @@ t.test('B8 wrong scheme -> 401 without error; malformed bearer -> 401 invalid_re
   }
   for (const header of ['Bearer', 'Bearer ', `Bearer ${token()} extra`, `Bearer  ${token()}`, `Bearer\t${token()}`]) {
     const res = await expectDenied(t, h, () => h.post(validBody, { token: null, headers: { authorization: header } }), 401, 'CARD_FORWARDING_UNAUTHORIZED', JSON.stringify(header.slice(0, 10)))
-    t.equal(res.headers['www-authenticate'], INVALID_REQUEST, 'DESIGN: 401, with RFC 6750 invalid_request as the error code')
+    t.equal(res.headers['www-authenticate'], INVALID_REQUEST, '401 (docs/THREAT-MODEL.md B8), with RFC 6750 invalid_request as the error code')
   }
   t.equal((await h.post(validBody, { token: null, headers: { authorization: `bearer ${token()}` } })).statusCode, 200, 'the scheme is case-insensitive')
 })
 
-t.test('B9 a token in the query string or the JSON body is never used; with a header token too -> 401 invalid_request (DESIGN: 401, not 400)', async t => {
+t.test('B9 a token in the query string or the JSON body is never used; with a header token too -> 401 invalid_request (401, as B8)', async t => {
   const h = await harness(t)
   const bearer = token()
   const inject = (url: string, headers: Record<string, string>, payload: unknown) =>
@@ -70,7 +70,7 @@ t.test('B9 a token in the query string or the JSON body is never used; with a he
   t.equal(both.headers['www-authenticate'], INVALID_REQUEST, 'two methods in one request')
   t.equal(h.simulator.requests.length, 0)
   const headerAndBodyField = await inject('/v1/initiate-payment-sharing', { authorization: `Bearer ${bearer}` }, { ...validBody, access_token: 'x' })
-  t.equal(headerAndBodyField.statusCode, 200, 'a JSON body field is no RFC 6750 method (§2.2 is form bodies only): an unknown top-level field, ignored (DESIGN §6)')
+  t.equal(headerAndBodyField.statusCode, 200, 'a JSON body field is no RFC 6750 method (§2.2 is form bodies only): an unknown top-level field, ignored (docs/THREAT-MODEL.md C32)')
   t.notOk(logLines.some(line => line.includes(bearer.slice(0, 40))), 'the query string was logged without the token')
   t.ok(logLines.some(line => line.includes('"url":"/v1/initiate-payment-sharing"')), 'the URL is logged without its query string')
 })

@@ -6,7 +6,7 @@ import { generateTestKeys, mintToken, type TestJwk, type TestKeyPair } from '../
 import { AUDIENCE, buildHarness, ISSUER, token, validBody, type Harness } from './helpers/harness.ts'
 import { expectDenied, listenHttp, signRaw, claims } from './helpers/security.ts'
 
-// Catalogue B22-B25: the JWKS client, against real JWKS servers on loopback.
+// docs/THREAT-MODEL.md B22-B25 and B49: the JWKS client, against real JWKS servers on loopback.
 type Mode = 'ok' | 'hang' | 'error' | 'garbage' | 'huge'
 
 /** A JWKS endpoint whose keys and failure mode a test controls; it counts every request it sees. */

@@ -7,7 +7,7 @@ import { AUDIENCE, buildHarness, DESTINATION, ISSUER, logLines, rsaKeys, token, 
 import { expectDenied, send, startForwardingProxy } from './helpers/security.ts'
 import { createAllowlist, DECISIONS_REMEMBERED } from '../lib/edge/ip-allowlist.ts'
 
-// Catalogue section A: network and IP allowlist. Over loopback, 127.0.0.1 is the load balancer
+// docs/THREAT-MODEL.md section A: network and IP allowlist. Over loopback, 127.0.0.1 is the load balancer
 // (the only trusted proxy), 127.0.0.3 is Rokt (allowlisted) and 127.0.0.2 is an attacker.
 const LB = '127.0.0.1'
 const ROKT = '127.0.0.3'
