@@ -1,4 +1,5 @@
 import createError from '@fastify/error'
+import { maskPans } from './redact.ts'
 
 // The edge refusals carry no stack trace: they are expected answers, never logged as faults, and an
 // unauthenticated flood should cost as little as possible (capturing one was ~5% of a rejection's CPU).
@@ -64,7 +65,7 @@ export function isForwardFailure (error: unknown): error is Failure<Error & { co
 
 const SAFE_CODE = /^[A-Za-z0-9_.-]{1,64}$/
 
-/** A PSP's own error code, kept only when it is a plain identifier: never free text that could hold a secret. */
+/** A PSP's own error code, kept only when it is a plain identifier: never free text that could hold a secret, nor a card number. */
 export function safeCode (code: unknown): string {
-  return typeof code === 'string' && SAFE_CODE.test(code) ? code : 'unknown'
+  return typeof code === 'string' && SAFE_CODE.test(code) && maskPans(code) === code ? code : 'unknown'
 }

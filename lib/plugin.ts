@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { CardForwardingOptions } from '../types/index.ts'
 import { createAuditor } from './audit.ts'
+import { errorForLog } from './logging.ts'
 import { registerAuth } from './edge/auth.ts'
 import { registerTokenEndpoint } from './edge/token-endpoint/route.ts'
 import { resolveOptions } from './options/index.ts'
@@ -21,7 +22,12 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
   if (resolved.tokenEndpoint !== null) await registerTokenEndpoint(fastify, resolved.tokenEndpoint, audit)
   const authenticate = await registerAuth(fastify, resolved.auth, resolved.tokenEndpoint?.keyRing)
   fastify.addHook('onClose', async () => {
-    await Promise.all([...new Set(resolved.adapters.values())].map(adapter => adapter.close?.()))
+    // An adapter's close is partner code for custom adapters: its failure is logged, the app still closes.
+    const adapters = [...new Set(resolved.adapters.values())]
+    const closed = await Promise.allSettled(adapters.map(async adapter => await adapter.close?.()))
+    closed.forEach((result, i) => {
+      if (result.status === 'rejected') fastify.log.error({ psp: adapters[i].name, error: errorForLog(result.reason) }, 'card-forwarding: could not close an adapter')
+    })
   })
   registerPaymentRoute(fastify, resolved, authenticate, audit)
 }

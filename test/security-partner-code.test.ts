@@ -123,3 +123,12 @@ t.test('F60 errors from an idempotency store or an adapter\'s isRecord never rea
   t.same([teapot.statusCode, teapot.json], [500, INTERNAL], 'a vault record that throws while being checked')
   t.match(picky.audits.at(-1), { event: 'internal_error', code: 'CARD_FORWARDING_INTERNAL_ERROR', reason: 'vault_record_error' })
 })
+
+t.test('F59 an adapter whose close() rejects or throws never stops the app from closing', async t => {
+  const closing = (close: () => Promise<void>) => ({ name: 'custom', isRecord: (record: unknown): record is any => record !== null, forward: async () => { throw new Error('unused') }, close })
+  const h = await buildHarness(t, { plugin: { psps: { psp: closing(async () => { throw new Error('pool already gone') }), other: closing(() => { throw new Error('sync') }) } } })
+  const logged = logLines.length
+  await t.resolves(h.app.close(), 'app.close() resolves')
+  const lines = logLines.slice(logged).map(line => JSON.parse(line)).filter(line => line.msg?.includes('could not close'))
+  t.same(lines.map(line => [line.level, line.psp]), [[50, 'custom'], [50, 'custom']], 'each failure is logged')
+})

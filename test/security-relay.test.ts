@@ -117,3 +117,11 @@ t.test('E58 an answer over 1 MiB serialised, or holding what JSON cannot carry, 
   const fine = await buildHarness(t, { plugin: { psps: { psp: answering(() => ({ body: 'x'.repeat(1000 * 1000) })) } } })
   t.equal((await fine.post(validBody)).statusCode, 200, 'just under 1 MiB is relayed')
 })
+
+t.test('D53 a PSP error code that is a card number is never echoed in a message, an audit event or a log', async t => {
+  const { safeCode } = await import('../lib/errors.ts')
+  t.equal(safeCode('card_declined'), 'card_declined')
+  t.equal(safeCode('4242424242424242'), 'unknown')
+  t.equal(safeCode('err-4000-0566-5566-5556'), 'unknown')
+  t.equal(safeCode('1234567890123'), '1234567890123', 'a 13-digit code that fails the Luhn check is a code')
+})
