@@ -26,6 +26,26 @@ async function behindLoadBalancer (t: Test, trustProxy: any = LB, extra: Record<
   return { h, address, headers, body: JSON.stringify(validBody) }
 }
 
+/** Options that register, unless what a test changes breaks them. */
+const base = () => ({
+  allowedIps: ['203.0.113.0/24'],
+  auth: { publicKey: rsaKeys.publicKey, issuer: ISSUER, audience: AUDIENCE },
+  resolvePaymentMethod: async () => null,
+  psps: { stripe: stripe({ apiKey: STRIPE_SANDBOX_API_KEY }) },
+  destinations: { [DESTINATION]: { url: 'https://rokt.example/tokens' } }
+})
+
+/** Registers the plugin on a server with this trustProxy: resolves, or rejects with the registration error. */
+async function register (trustProxy: unknown, options: Record<string, unknown> = base()): Promise<void> {
+  const app = Fastify({ trustProxy: trustProxy as any })
+  app.register(cardForwarding, options as any)
+  try {
+    await app.ready()
+  } finally {
+    await app.close()
+  }
+}
+
 t.test('A1 direct peer outside the allowlist with a valid token -> 403, no JWKS fetch, ip_denied audit', async t => {
   const jwks = await startJwksServer({ keys: [rsaKeys.jwk] })
   t.teardown(jwks.close)
@@ -55,13 +75,6 @@ t.test('A3 trusted LB, spoofed XFF prefix -> 403 (request.ip is the attacker the
 })
 
 t.test('A4 trustProxy true, a hop count, an empty allowlist or an allowlist overlapping the proxies -> registration refused', async t => {
-  const base = () => ({
-    allowedIps: ['203.0.113.0/24'],
-    auth: { publicKey: rsaKeys.publicKey, issuer: ISSUER, audience: AUDIENCE },
-    resolvePaymentMethod: async () => null,
-    psps: { stripe: stripe({ apiKey: STRIPE_SANDBOX_API_KEY }) },
-    destinations: { [DESTINATION]: { url: 'https://rokt.example/tokens' } }
-  })
   const refused: Array<[string, unknown, Record<string, unknown>, RegExp]> = [
     ['trustProxy: true', true, {}, /^trustProxy: true or a hop count/],
     ['a hop count', 1, {}, /^trustProxy: true or a hop count/],
@@ -74,17 +87,9 @@ t.test('A4 trustProxy true, a hop count, an empty allowlist or an allowlist over
     ['an IPv4-mapped proxy', '::ffff:203.0.113.1', {}, /^allowedIps: "203.0.113.0\/24" overlaps the trusted proxy "203.0.113.1\/32"/],
     ['a proxy entry that cannot be checked', '10.0.0.0/255.0.0.0', {}, /^trustProxy: "10.0.0.0\/255.0.0.0" is not an address or CIDR/]
   ]
-  for (const [name, trustProxy, patch, message] of refused) {
-    const app = Fastify({ trustProxy: trustProxy as any })
-    app.register(cardForwarding, { ...base(), ...patch } as any)
-    await t.rejects(async () => { await app.ready() }, message, name)
-    await app.close()
-  }
+  for (const [name, trustProxy, patch, message] of refused) await t.rejects(register(trustProxy, { ...base(), ...patch }), message, name)
   for (const [name, trustProxy] of [['disjoint CIDRs', '10.0.0.0/8, 2001:db8::/32'], ['a trust function', () => false], ['no proxy', false]] as const) {
-    const app = Fastify({ trustProxy: trustProxy as any })
-    app.register(cardForwarding, base() as any)
-    await t.resolves(async () => { await app.ready() }, `${name} is accepted`)
-    await app.close()
+    await t.resolves(register(trustProxy), `${name} is accepted`)
   }
 })
 
@@ -172,13 +177,6 @@ t.test('A5 every spelling of an IPv4-mapped client address is the IPv4 address i
 })
 
 t.test('A4 a trust range in IPv4-mapped form is checked as the IPv4 range it is; one covering IPv4 space in IPv6 form, or every IPv4 address, is refused', async t => {
-  const base = () => ({
-    allowedIps: ['203.0.113.0/24'],
-    auth: { publicKey: rsaKeys.publicKey, issuer: ISSUER, audience: AUDIENCE },
-    resolvePaymentMethod: async () => null,
-    psps: { stripe: stripe({ apiKey: STRIPE_SANDBOX_API_KEY }) },
-    destinations: { [DESTINATION]: { url: 'https://rokt.example/tokens' } }
-  })
   const refused: Array<[unknown, RegExp]> = [
     ['::ffff:0:0/96', /^trustProxy: "::ffff:0:0\/96" trusts every address, as unsafe as trustProxy: true/],
     ['::ffff:cb00:7100/120', /^allowedIps: "203.0.113.0\/24" overlaps the trusted proxy "203.0.113.0\/24"/],
@@ -187,17 +185,9 @@ t.test('A4 a trust range in IPv4-mapped form is checked as the IPv4 range it is;
     ['::/80', /^trustProxy: "::\/80" covers IPv4-mapped addresses/],
     ['::ffff:0:0/95', /^trustProxy: "::ffff:0:0\/95" covers IPv4-mapped addresses/]
   ]
-  for (const [trustProxy, message] of refused) {
-    const app = Fastify({ trustProxy: trustProxy as any })
-    app.register(cardForwarding, base() as any)
-    await t.rejects(async () => { await app.ready() }, message, JSON.stringify(trustProxy))
-    await app.close()
-  }
+  for (const [trustProxy, message] of refused) await t.rejects(register(trustProxy), message, JSON.stringify(trustProxy))
   for (const trustProxy of ['::ffff:a00:1', '::ffff:10.0.0.0/104', '2001:db8:1::/48']) {
-    const app = Fastify({ trustProxy })
-    app.register(cardForwarding, base() as any)
-    await t.resolves(async () => { await app.ready() }, `${trustProxy}: disjoint from the allowlist, accepted`)
-    await app.close()
+    await t.resolves(register(trustProxy), `${trustProxy}: disjoint from the allowlist, accepted`)
   }
 })
 
