@@ -1,38 +1,14 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { createPublicKey, generateKeyPairSync } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { generateTestKeys, mintToken, startJwksServer } from '../lib/sandbox/tokens.ts'
-import { AUDIENCE, buildHarness, ISSUER, logLines, rsaKeys, token, validBody, type Harness, type HarnessOptions } from './helpers/harness.ts'
+import { generateTestKeys, mintToken } from '../lib/sandbox/tokens.ts'
+import { AUDIENCE, buildHarness, ISSUER, logLines, rsaKeys, token, validBody } from './helpers/harness.ts'
+import { assertAccepted, assertRefused, CHALLENGE, harness, HEADER, INSUFFICIENT_SCOPE, INVALID_REQUEST, INVALID_TOKEN, now, PEM } from './helpers/auth.ts'
 import { expectDenied, base64url, claims, signRaw } from './helpers/security.ts'
 
 // docs/THREAT-MODEL.md section B: OAuth 2.0 bearer JWTs. The harness verifies with Rokt's RSA public key,
 // issuer ISSUER, audience AUDIENCE, scope payment-sharing and the default strict RFC 9068 preset.
-const CHALLENGE = 'Bearer realm="rokt-card-forwarding"'
-const INVALID_TOKEN = `${CHALLENGE}, error="invalid_token"`
-const INVALID_REQUEST = `${CHALLENGE}, error="invalid_request"`
-const INSUFFICIENT_SCOPE = `${CHALLENGE}, error="insufficient_scope", scope="payment-sharing"`
-const now = () => Math.floor(Date.now() / 1000)
-const HEADER = { alg: 'RS256', typ: 'at+jwt', kid: 'rokt-rsa-1' }
-const PEM = { publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } } as const
-
-/** Each token is refused with 401 and exactly this challenge; nothing forwarded; one auth_failed audit each. */
-async function assertRefused (t: Test, h: Harness, tokens: Array<[string, string]>, challenge = INVALID_TOKEN): Promise<void> {
-  const before = h.audits.length
-  for (const [name, bearer] of tokens) {
-    const res = await expectDenied(t, h, () => h.post(validBody, { token: bearer }), 401, 'CARD_FORWARDING_UNAUTHORIZED', name)
-    t.equal(res.headers['www-authenticate'], challenge, `${name}: challenge`)
-  }
-  t.same(h.audits.slice(before).map(a => a.event), tokens.map(() => 'auth_failed'), 'one auth_failed audit event each')
-}
-
-async function assertAccepted (t: Test, h: Harness, tokens: Array<[string, string]>): Promise<void> {
-  for (const [name, bearer] of tokens) t.equal((await h.post(validBody, { token: bearer })).statusCode, 200, name)
-}
-
-function harness (t: Test, auth: Record<string, unknown> = {}, options: HarnessOptions = {}): Promise<Harness> {
-  return buildHarness(t, { ...options, plugin: { auth: { publicKey: rsaKeys.publicKey, issuer: ISSUER, audience: AUDIENCE, requiredScope: 'payment-sharing', ...auth } as any, ...options.plugin } })
-}
 
 t.test('B7 no Authorization header -> 401, challenge without an error attribute', async t => {
   const h = await harness(t)
@@ -342,77 +318,4 @@ t.test('each key type pins its own algorithms (RFC 8725 §3.1)', async t => {
   }
   await t.rejects(harness(t, { algorithms: ['ES256'], publicKey: kinds[0][1].publicKey }), /^auth.algorithms: must be a non-empty subset of ES384 for this key/)
   await t.rejects(harness(t, { publicKey: generateKeyPairSync('rsa-pss', { modulusLength: 2048, ...PEM }).publicKey }), /^auth.publicKey: unsupported key type rsa-pss/, 'fast-jwt cannot use RSA-PSS keys: refused at registration')
-})
-
-t.test('B47 weak keys: RSA under 2048 bits, EC off the NIST curves and HMAC secrets shorter than their hash are refused; a weak JWKS key is skipped, not the set', async t => {
-  const rsa = (bits: number) => generateKeyPairSync('rsa', { modulusLength: bits, ...PEM }) as unknown as { publicKey: string, privateKey: string }
-  for (const bits of [512, 1024, 2047]) {
-    await t.rejects(harness(t, { publicKey: rsa(bits).publicKey }), new RegExp(`^auth.publicKey: RSA keys must have at least 2048 bits \\(RFC 7518 §3.3\\); this one has ${bits}`), `RSA ${bits}`)
-  }
-  await t.rejects(harness(t, { publicKey: generateKeyPairSync('ec', { namedCurve: 'secp256k1', ...PEM }).publicKey }), /^auth.publicKey: EC keys must be on P-256, P-384 or P-521/, 'secp256k1')
-  const secret = (bytes: number) => 'k'.repeat(bytes)
-  await t.rejects(harness(t, { publicKey: undefined, secret: secret(32), algorithms: ['HS512'] }), /^auth.secret: HS512 needs a secret of at least 64 bytes \(RFC 7518 §3.2\)/)
-  await t.rejects(harness(t, { publicKey: undefined, secret: secret(47), algorithms: ['HS256', 'HS384'] }), /^auth.secret: HS384 needs a secret of at least 48 bytes/)
-  const hs512 = await harness(t, { publicKey: undefined, secret: secret(64), algorithms: ['HS512'] })
-  t.equal((await hs512.post(validBody, { token: signRaw({ ...HEADER, alg: 'HS512' }, claims(), secret(64), 'HS512') })).statusCode, 200, 'a 64-byte HS512 secret')
-  t.ok(await harness(t, { publicKey: rsa(3072).publicKey }), 'RSA 3072 is fine')
-
-  const weak = rsa(1024)
-  const weakJwk = { ...createPublicKey(weak.publicKey).export({ format: 'jwk' }), kid: 'weak', alg: 'RS256', use: 'sig' }
-  const strong = generateTestKeys('RS256', 'strong')
-  const jwks = await startJwksServer({ keys: [weakJwk, strong.jwk] })
-  t.teardown(jwks.close)
-  const h = await harness(t, { publicKey: undefined, jwksUrl: jwks.url })
-  await expectDenied(t, h, () => h.post(validBody, { token: signRaw({ ...HEADER, kid: 'weak' }, claims(), weak.privateKey, 'RS256') }), 401, 'CARD_FORWARDING_UNAUTHORIZED', 'a token signed with the 1024-bit JWKS key')
-  t.equal((await h.post(validBody, { token: token({ privateKey: strong.privateKey, kid: 'strong' }) })).statusCode, 200, 'the 2048-bit key of the same set still verifies')
-
-  const endpoint = { clients: [{ clientId: 'rokt', secretHash: `sha256:${'A'.repeat(43)}` }], allowedIps: ['127.0.0.1'] }
-  const base = { auth: { issuer: ISSUER, audience: AUDIENCE } as any }
-  await t.rejects(buildHarness(t, { plugin: { ...base, tokenEndpoint: { ...endpoint, privateKey: weak.privateKey } } }), /^tokenEndpoint.privateKey: must be a P-256 \(ES256\) or Ed25519 \(EdDSA\) key/, 'the token endpoint signs with P-256 or Ed25519 only')
-  await t.rejects(buildHarness(t, { plugin: { ...base, tokenEndpoint: { ...endpoint, privateKey: generateTestKeys('ES256').privateKey, rotationPublicKeys: [weak.publicKey] } } }), /^tokenEndpoint.rotationPublicKeys\[0\]: must be an ES256 key/, 'and accepts rotation keys of that algorithm only')
-})
-
-t.test('B48 a client claim (or the sub it falls back to) that is present but not a non-empty string refuses the token', async t => {
-  for (const allowedClientIds of [['rokt'], undefined]) {
-    const h = await harness(t, { allowedClientIds })
-    const malformed: Array<[string, string]> = [42, ['other'], null, {}, ''].map(value => [`client_id ${JSON.stringify(value)}, sub rokt`, token({ clientId: undefined, claims: { client_id: value } })])
-    await assertRefused(t, h, malformed)
-    t.same(h.audits.map(a => a.reason), malformed.map(() => 'claim_invalid:client_id'), 'audited naming the claim')
-    t.ok(h.audits.every(a => a.actor === undefined), 'no actor is taken from sub')
-    const bySub = await harness(t, { allowedClientIds, requiredClaims: ['jti'] })
-    await assertRefused(t, bySub, [42, ['rokt'], ''].map(value => [`no client_id, sub ${JSON.stringify(value)}`, token({ clientId: undefined, subject: undefined, claims: { sub: value } })]))
-    t.ok(bySub.audits.every(a => a.reason === 'claim_invalid:sub'))
-  }
-})
-
-t.test('B50 a token refused for a missing or wrong claim is audited with a reason naming the claim, never its value', async t => {
-  const h = await harness(t, { maxTokenLifetimeSeconds: 300 })
-  const cases: Array<[string, string, string]> = [
-    ...['iss', 'aud', 'exp', 'iat', 'sub', 'client_id', 'jti'].map((claim): [string, string, string] => [`without ${claim}`, token({ claims: { [claim]: undefined } }), `claim_missing:${claim}`]),
-    ['another issuer', token({ issuer: 'https://evil.example/' }), 'claim_invalid:iss'],
-    ['an iss array', token({ claims: { iss: ['https://evil.example/', ISSUER] } }), 'claim_invalid:iss'],
-    ['another audience', token({ audience: 'other-api' }), 'claim_invalid:aud'],
-    ['an aud array without ours', token({ audience: ['other-api', 'more-api'] }), 'claim_invalid:aud'],
-    ['exp passed', token({ issuedAt: now() - 100, expiresInSeconds: 60 }), 'claim_invalid:exp'],
-    ['exp a string', signRaw(HEADER, claims({ exp: 'tomorrow' }), rsaKeys.privateKey, 'RS256'), 'claim_invalid:exp'],
-    ['nbf ahead', token({ claims: { nbf: now() + 3600 } }), 'claim_invalid:nbf'],
-    ['iat ahead', token({ issuedAt: now() + 3600 }), 'claim_invalid:iat'],
-    ['iat older than the max age', token({ issuedAt: now() - 1000, expiresInSeconds: 1100 }), 'claim_invalid:iat'],
-    ['lifetime over the maximum', token({ expiresInSeconds: 301 }), 'token_lifetime'],
-    ['a bad signature', `${token().slice(0, -4)}AAAA`, 'signature_invalid'],
-    ['typ JWT', token({ typ: 'JWT' }), 'header_invalid:typ'],
-    ['alg HS256', signRaw({ ...HEADER, alg: 'HS256' }, claims(), 'k'.repeat(32), 'HS256'), 'header_invalid:alg']
-  ]
-  await assertRefused(t, h, cases.map(([name, bearer]) => [name, bearer]))
-  t.same(h.audits.map(a => a.reason), cases.map(([, , reason]) => reason), 'each reason names what was wrong')
-  t.notMatch(JSON.stringify(h.audits), /evil|other-api|tomorrow|more-api/, 'never a value')
-
-  const cognito = await harness(t, { preset: 'cognito', audience: 'app-client-1' })
-  const mint = (payload: Record<string, unknown>) => mintToken({ privateKey: rsaKeys.privateKey, issuer: ISSUER, kid: 'rokt-rsa-1', header: { typ: undefined }, claims: { sub: 'c', jti: 'j', scope: 'payment-sharing', ...payload } })
-  await assertRefused(t, cognito, [
-    ['an ID token', mint({ client_id: 'app-client-1', token_use: 'id' })],
-    ['another app client', mint({ client_id: 'app-client-2', token_use: 'access' })],
-    ['no token_use', mint({ client_id: 'app-client-1' })]
-  ])
-  t.same(cognito.audits.map(a => a.reason), ['claim_invalid:token_use', 'claim_invalid:client_id', 'claim_missing:token_use'])
 })
