@@ -40,7 +40,7 @@ export interface LoggedError { type: string, code?: string, message: string, sta
 export function errorForLog (err: unknown, depth = 0): LoggedError {
   if (err === null || typeof err !== 'object') return { type: typeof err, message: redactText(String(err)) }
   const error = err as { name?: unknown, code?: unknown, message?: unknown, stack?: unknown, cause?: unknown }
-  const logged: LoggedError = { type: String(error.name ?? error.constructor?.name ?? 'Object'), message: redactText(String(error.message ?? '')) }
+  const logged: LoggedError = { type: typeof error.name === 'string' ? error.name : 'Object', message: redactText(String(error.message ?? '')) }
   if (error.code !== undefined) logged.code = redactText(String(error.code)).slice(0, 64)
   if (typeof error.stack === 'string') logged.stack = redactText(error.stack)
   if (error.cause !== undefined && depth < MAX_CAUSES) logged.cause = errorForLog(error.cause, depth + 1)

@@ -2,6 +2,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import { Writable } from 'node:stream'
 import { redactingLogHooks, redactingSerializers } from '../index.ts'
+import { errorForLog } from '../lib/logging.ts'
 import { buildHarness, logLines, testLogger, token } from './helpers/harness.ts'
 import { findSecrets } from './helpers/secrets.ts'
 
@@ -15,6 +16,7 @@ const paths = () => {
     `/tokens/${jwt}`,
     '/customers/jenny.rosen%40example.com',
     '/cards/4242%204242%204242%204242/details',
+    '/broken/%E0%A4%A/4242424242424242',
     `/v1/initiate-payment-sharing?access_token=${jwt}`
   ]
 }
@@ -41,4 +43,16 @@ t.test('D55 (the same requests without them leak: what the test above guards aga
   t.teardown(() => app.close())
   for (const url of paths()) await app.inject({ url })
   t.same([...new Set(findSecrets(lines, [SECRET]).map(f => f.rule))].sort(), ['JWT', 'PAN', 'known secret'], '(the email is percent-encoded: the scan misses it, the redaction decodes first)')
+})
+
+t.test('errorForLog: class, code, message and stack redacted, three causes at most, whatever was thrown', async t => {
+  let chain: Error = new Error('root cause 4242424242424242')
+  for (let i = 4; i > 0; i--) chain = new Error(`level ${i}`, { cause: chain })
+  const logged = errorForLog(Object.assign(chain, { code: 'E_X' }))
+  t.match(logged, { type: 'Error', code: 'E_X', message: 'level 1', cause: { message: 'level 2', cause: { message: 'level 3', cause: { message: 'level 4' } } } })
+  t.equal(logged.cause?.cause?.cause?.cause, undefined, 'the fourth cause is left out')
+  t.notMatch(JSON.stringify(logged), /4242424242424242/)
+  t.same(errorForLog({ statusCode: 401 }), { type: 'Object', message: '' })
+  t.same(errorForLog('for jenny@example.com'), { type: 'string', message: 'for [email]' })
+  t.same(errorForLog(null), { type: 'object', message: 'null' })
 })

@@ -45,9 +45,9 @@ t.test('F59 an async onAudit or onForward that rejects never crashes the process
   t.equal((await h.app.inject({ url: '/v1/initiate-payment-sharing' })).statusCode, 404, 'the process is alive and serving')
 })
 
-t.test('F59 a synchronous throw and a throwing thenable change nothing either', async t => {
+t.test('F59 a synchronous throw, a throwing thenable or a value that is no promise change nothing either', async t => {
   const thenable = { then () { throw new Error('bad thenable') } }
-  for (const onAudit of [() => { throw new Error('sync') }, () => thenable as any]) {
+  for (const onAudit of [() => { throw new Error('sync') }, () => thenable as any, () => ({}) as any, () => null as any]) {
     const h = await buildHarness(t, { plugin: { onAudit, onForward: onAudit } })
     t.same(await storm(h, 3), EXPECTED(3))
   }
@@ -91,6 +91,7 @@ t.test('F60 an error thrown by the resolver, whatever status or code it carries,
     ['an http-errors style 404 without a code', () => Object.assign(new Error('Not Found'), { status: 404, statusCode: 404, expose: true })],
     ['one dressed up as the plugin\'s own 404', () => Object.assign(new Error('nope'), { statusCode: 404, code: 'CARD_FORWARDING_PAYMENT_METHOD_NOT_FOUND' })],
     ['a 200 "error"', () => Object.assign(new Error('ok?'), { statusCode: 200, code: 'FST_ERR_VALIDATION' })],
+    ['a plain object', () => ({ statusCode: 401, code: 'E_VAULT' })],
     ['a string', () => 'db down'],
     ['null', () => null]
   ]

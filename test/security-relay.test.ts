@@ -116,6 +116,8 @@ t.test('E58 an answer over 1 MiB serialised, or holding what JSON cannot carry, 
   }
   const fine = await buildHarness(t, { plugin: { psps: { psp: answering(() => ({ body: 'x'.repeat(1000 * 1000) })) } } })
   t.equal((await fine.post(validBody)).statusCode, 200, 'just under 1 MiB is relayed')
+  const dated = await buildHarness(t, { plugin: { psps: { psp: answering(() => ({ body: { at: new Date(0), pan: { toJSON: () => '4242424242424242' } } })) } } })
+  t.same((await dated.post(validBody)).json.body, { at: '1970-01-01T00:00:00.000Z', pan: '************4242' }, 'a value is what its toJSON gives, masked too')
 })
 
 t.test('D53 a PSP error code that is a card number is never echoed in a message, an audit event or a log', async t => {

@@ -10,12 +10,13 @@ const NIST_CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1'])
  * (refused at registration) and for a JWKS key (skipped, the rest of the set kept).
  */
 export function keyWeakness (key: KeyObject): string | null {
-  const details = key.asymmetricKeyDetails
+  // Node gives both for every RSA and EC key.
+  const details = key.asymmetricKeyDetails as { modulusLength: number, namedCurve: string }
   if (key.asymmetricKeyType === 'rsa') {
-    const bits = details?.modulusLength ?? 0
+    const bits = details.modulusLength
     return bits < MIN_RSA_BITS ? `RSA keys must have at least ${MIN_RSA_BITS} bits (RFC 7518 §3.3); this one has ${bits}` : null
   }
-  if (key.asymmetricKeyType === 'ec' && !NIST_CURVES.has(details?.namedCurve ?? '')) return 'EC keys must be on P-256, P-384 or P-521 (RFC 7518 §3.4)'
+  if (key.asymmetricKeyType === 'ec' && !NIST_CURVES.has(details.namedCurve)) return 'EC keys must be on P-256, P-384 or P-521 (RFC 7518 §3.4)'
   return null
 }
 
