@@ -234,7 +234,8 @@ t.test('C51 emails compare in RFC 8265\'s prepared form: case and width folded, 
     ['ORDER_JOSE', 'jose@example.com', 404],
     ['ORDER_KELVIN', '\u212Aate@example.com', 404],
     ['ORDER_KELVIN', 'kate@example.com', 404],
-    ['ORDER_KATE', 'kate\u2603@example.com', 404]
+    ['ORDER_KATE', 'kate\u2603@example.com', 404],
+    ['ORDER_BILLING', 'kate@example.com', 404]
   ]
   for (const [reference, email, status] of cases) {
     const res = await h.post({ ...validBody, partnerPaymentReference: reference, customerIdentifiers: { email } })

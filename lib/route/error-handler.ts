@@ -51,6 +51,7 @@ export function createErrorHandler (audit: Audit) {
     if (event !== null) audit(request, event, { ...facts, statusCode, code, reason: error.reason, actor: facts.actor ?? error.client })
     const message = statusCode !== 500 && OWN_MESSAGES.test(code) ? error.message : STATUS_CODES[statusCode] as string
     if (typeof error.retryAfter === 'number') reply.header('retry-after', String(error.retryAfter))
+    reply.header('cache-control', 'no-store')
     reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode], message })
   }
 }

@@ -30,6 +30,8 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
   const reportForward = createDelivery('onForward', options.onForward)
 
   return async function forward (request: Request, reply: FastifyReply) {
+    // Every answer concerns one card: no cache may keep it (RFC 9111 §5.2.2.5). The error handler says the same.
+    reply.header('cache-control', 'no-store')
     const body = request.body
     const facts = setFacts(request, { actor: factsOf(request).actor, destination: body.destination, referenceHash: hashReference(body.partnerPaymentReference) })
     const destination = destinations.get(body.destination)

@@ -29,8 +29,6 @@ export function registerPaymentRoute (fastify: FastifyInstance, options: Resolve
     validatorCompiler: strictValidatorCompiler as FastifySchemaCompiler<any>,
     logSerializers: redactingSerializers,
     onRequest: [shutdown.refuseWhenClosing, ...createRequestChecks(options.isAllowedIp, authenticate)],
-    // Every answer, replays and refusals included, concerns one card: no cache may keep it (RFC 9111 §5.2.2.5).
-    onSend: async (_request, reply) => { reply.header('cache-control', 'no-store') },
     handler: createForwardHandler({ options, audit, idempotency, shutdown })
   })
 }
