@@ -42,7 +42,7 @@ export type PspOutcome = 'not_sent' | 'unknown'
 
 /** What a failure carries besides its code: for the audit log and the answer's headers, never sent as text. */
 export interface FailureDetails {
-  /** A short fixed identifier of why, e.g. connection_refused, headers_timeout, FAST_JWT_EXPIRED. */
+  /** A short fixed identifier of why, e.g. connection_refused, headers_timeout, claim_invalid:exp. */
   reason?: string
   outcome?: PspOutcome
   /** Seconds the caller should wait before retrying (sent as Retry-After). */

@@ -38,7 +38,7 @@ export interface AuditEvent {
   code?: string
   /**
    * Why, as a fixed identifier, for operators (never sent to the caller): a refused token
-   * (FAST_JWT_EXPIRED, token_lifetime…) or a failed PSP call (connection_refused, headers_timeout, circuit_open…).
+   * (claim_missing:iss, claim_invalid:exp, token_lifetime…: README, Security) or a failed PSP call (connection_refused, headers_timeout, circuit_open…).
    */
   reason?: string
 }
