@@ -35,6 +35,8 @@ export { createPspClient } from './lib/psp/client.ts'
 export { DEFAULT_TEMPLATE, billingValue, isCardToken, renderTemplate } from './lib/template.ts'
 export { destinationBody, forwardFailure, forwardResult, headerMap, isDestinationAnswer } from './lib/psp/relay.ts'
 export { memoryIdempotencyStore } from './lib/stores/memory.ts'
+// For the host's logger: no query string, card number, JWT, key or email from a URL on any route (README, Security).
+export { redactingLogHooks, redactingSerializers } from './lib/logging.ts'
 // Bearer-token conventions of common authorization servers, and the built-in token endpoint's secrets.
 export { authPresets } from './lib/edge/auth-presets.ts'
 export { generateClientSecret, hashClientSecret } from './lib/edge/token-endpoint/clients.ts'

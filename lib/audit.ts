@@ -1,27 +1,22 @@
-import { createHash } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { AuditEvent, AuditEventType } from '../types/index.ts'
+import { createDelivery } from './partner-callback.ts'
+import { auditText } from './redact.ts'
 
 const SUCCESS: ReadonlySet<AuditEventType> = new Set(['accepted', 'forward_ok', 'token_issued'])
-// eslint-disable-next-line no-control-regex -- control characters are exactly what is matched
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g
 
-/** A short, non-reversible handle for a reference: enough to correlate, not to recover it. */
-export function hashReference (reference: string): string {
-  return createHash('sha256').update(reference).digest('hex').slice(0, 16)
-}
+/** The least length of `referenceHashSecret`, and the length of the one generated when it is not given. */
+export const MIN_REFERENCE_SECRET_BYTES = 32
 
 /**
- * Caller-influenced text (a forwarded address, a token's client id) bounded and with control
- * characters escaped, so it cannot forge lines in a plain-text audit sink. JSON logs escape again.
+ * A short handle for a reference, to correlate audit events: HMAC-SHA-256 under a per-deployment
+ * secret, first 64 bits. References are often guessable order numbers, so an unkeyed hash would
+ * give them away by enumeration; without the secret this one cannot be recomputed. No secret
+ * given: one is generated here, so hashes agree within this process only.
  */
-export function auditText (value: unknown, max: number): string {
-  return String(value).slice(0, max).replace(CONTROL, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-}
-
-/** Fastify logs each request's URL: ours go without the query string, where a misplaced token or secret could sit. */
-export const requestLogSerializers = {
-  req: (request: FastifyRequest) => ({ method: request.method, url: request.url.split('?')[0], remoteAddress: auditText(request.ip, 64) })
+export function createReferenceHasher (secret: string | Buffer = randomBytes(MIN_REFERENCE_SECRET_BYTES)): (reference: string) => string {
+  return reference => createHmac('sha256', secret).update(reference).digest('hex').slice(0, 16)
 }
 
 export interface AuditDetails {
@@ -30,15 +25,16 @@ export interface AuditDetails {
   reason?: string
   actor?: string | null
   destination?: string
-  /** hashReference(partnerPaymentReference), computed once per request */
+  /** The keyed hash of partnerPaymentReference (createReferenceHasher), computed once per request */
   referenceHash?: string
   psp?: string
 }
 
 export type Audit = (request: FastifyRequest, event: AuditEventType, details: AuditDetails) => void
 
-/** One structured event per outcome, to the partner's callback and to the log (PCI DSS 10.2.2 fields). */
-export function createAuditor (onAudit: ((event: AuditEvent) => void) | undefined): Audit {
+/** One structured event per outcome, to the log and to the partner's callback (PCI DSS 10.2.2 fields); the callback can never hold up or change an answer. */
+export function createAuditor (onAudit: ((event: AuditEvent) => unknown) | undefined): Audit {
+  const deliver = createDelivery('onAudit', onAudit)
   return function audit (request, event, details) {
     const record: AuditEvent = {
       event,
@@ -55,12 +51,6 @@ export function createAuditor (onAudit: ((event: AuditEvent) => void) | undefine
     if (details.referenceHash !== undefined) record.referenceHash = details.referenceHash
     if (details.psp !== undefined) record.psp = details.psp
     request.log.info({ audit: record }, 'card-forwarding audit')
-    if (onAudit !== undefined) {
-      try {
-        onAudit(record)
-      } catch (err) {
-        request.log.error({ err }, 'card-forwarding onAudit callback threw')
-      }
-    }
+    deliver(record, request.log)
   }
 }

@@ -1,4 +1,5 @@
 import createError from '@fastify/error'
+import { maskPans } from './redact.ts'
 
 // The edge refusals carry no stack trace: they are expected answers, never logged as faults, and an
 // unauthenticated flood should cost as little as possible (capturing one was ~5% of a rejection's CPU).
@@ -8,6 +9,8 @@ export const InsufficientScopeError = createError('CARD_FORWARDING_INSUFFICIENT_
 export const PaymentMethodNotFoundError = createError('CARD_FORWARDING_PAYMENT_METHOD_NOT_FOUND', 'No payment method matches this reference and these identifiers', 404)
 export const UnknownDestinationError = createError('CARD_FORWARDING_UNKNOWN_DESTINATION', 'Unknown destination', 422)
 export const UnsupportedMediaTypeError = createError('CARD_FORWARDING_UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json', 415)
+/** Anything that is not one of the plugin's own answers (a resolver or store that threw, a bug): never says why. */
+export const InternalError = createError<'CARD_FORWARDING_INTERNAL_ERROR', 500, [ErrorOptions?]>('CARD_FORWARDING_INTERNAL_ERROR', 'Internal Server Error', 500)
 export const AuthUnavailableError = createError('CARD_FORWARDING_AUTH_UNAVAILABLE', 'Token keys are unavailable, retry later', 503)
 /** The PSP refused, failed or answered garbage. The message names the PSP and its error code only. */
 export const PspError = createError<'CARD_FORWARDING_PSP_ERROR', 502, [string, string, ErrorOptions?]>('CARD_FORWARDING_PSP_ERROR', '%s forward failed: %s', 502)
@@ -43,7 +46,7 @@ export type PspOutcome = 'not_sent' | 'unknown'
 
 /** What a failure carries besides its code: for the audit log and the answer's headers, never sent as text. */
 export interface FailureDetails {
-  /** A short fixed identifier of why, e.g. connection_refused, headers_timeout, FAST_JWT_EXPIRED. */
+  /** A short fixed identifier of why, e.g. connection_refused, headers_timeout, claim_invalid:exp. */
   reason?: string
   outcome?: PspOutcome
   /** Seconds the caller should wait before retrying (sent as Retry-After). */
@@ -106,7 +109,7 @@ export function storeUnavailable (operation: StoreOperation, cause: unknown, rea
 
 const SAFE_CODE = /^[A-Za-z0-9_.-]{1,64}$/
 
-/** A PSP's own error code, kept only when it is a plain identifier: never free text that could hold a secret. */
+/** A PSP's own error code, kept only when it is a plain identifier: never free text that could hold a secret, nor a card number. */
 export function safeCode (code: unknown): string {
-  return typeof code === 'string' && SAFE_CODE.test(code) ? code : 'unknown'
+  return typeof code === 'string' && SAFE_CODE.test(code) && maskPans(code) === code ? code : 'unknown'
 }

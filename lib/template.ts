@@ -7,6 +7,15 @@ const TOKEN = /^\{\{\s*([A-Za-z.0-9_]+)\s*\}\}$/
 const ANY_BRACES = /\{\{|\}\}/
 
 /**
+ * True when text holds `{{` or `}}`: what Adyen's and Checkout.com's placeholders are made of. Only
+ * a template's string values may be tokens; keys, destination header values and URLs never hold
+ * them, whatever the adapter, so no PSP can ever substitute card data there.
+ */
+export function holdsPlaceholderBraces (text: string): boolean {
+  return ANY_BRACES.test(text)
+}
+
+/**
  * The default body sent to Rokt's destination: the shape of Stripe's "your own PCI token vault"
  * profile (card.number, exp_month 2-digit, exp_year 4-digit, name, cvc), plus the billing address.
  */
@@ -54,7 +63,10 @@ export function parseTemplate (template: BodyTemplate, where: string): TemplateS
     } else if (Array.isArray(value)) {
       value.forEach((item, i) => walk(item, [...path, i]))
     } else if (value !== null && typeof value === 'object') {
-      for (const key of Object.keys(value)) walk(value[key], [...path, key])
+      for (const key of Object.keys(value)) {
+        if (ANY_BRACES.test(key)) throw new Error(`${where}: a key must not hold {{ or }}, at ${pointer([...path, key])}`)
+        walk(value[key], [...path, key])
+      }
     } else if (value !== null && typeof value !== 'number' && typeof value !== 'boolean') {
       throw new Error(`${where}: templates hold JSON values only, at ${pointer(path)}`)
     }

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
@@ -276,4 +278,31 @@ t.test('usage', async t => {
     t.equal(run.code, 2, run.how)
     t.match(run.stderr, /^Unknown option '--fix'/)
   }
+})
+
+// The host's server options, given under "server" (docs/THREAT-MODEL.md A46): the timeouts are
+// checked, and the throwaway app is built with them, so trustProxy is checked as at startup.
+const withServer = (server: unknown) => json({ ...base, auth: { ...base.auth, jwksUrl: undefined, publicKey: rsa.publicKey }, psps: { stripe: { adapter: 'stripe', apiKey: 'sk_test_0000' } }, server })
+writeFileSync(join(dir, 'server-off.json'), withServer({ trustProxy: '10.0.0.0/8', connectionTimeout: 0 }))
+writeFileSync(join(dir, 'server-good.json'), withServer({ connectionTimeout: 60_000, requestTimeout: 15_000, keepAliveTimeout: 72_000 }))
+writeFileSync(join(dir, 'server-proxy.json'), withServer({ trustProxy: true }))
+writeFileSync(join(dir, 'server-bad.json'), withServer(['trustProxy']))
+
+t.test('A46 the host\'s server timeouts: warned about when off, confirmed when set, said unchecked when not given', async t => {
+  const [off, good, proxy, bad] = await Promise.all(['server-off.json', 'server-good.json', 'server-proxy.json', 'server-bad.json'].map(file => doctor('doctor', '--config', file)))
+  for (const run of off) {
+    t.equal(run.code, 0, `${run.how}: warnings, not failures`)
+    t.match(run.stdout, '! server.requestTimeout is off: a client may take forever to send a request')
+    t.match(run.stdout, '! server.connectionTimeout is off: an idle socket is never closed')
+  }
+  for (const run of good) {
+    t.equal(run.code, 0, run.how)
+    t.match(run.stdout, '✔ server: connectionTimeout and requestTimeout are set')
+  }
+  for (const run of proxy) {
+    t.equal(run.code, 1, `${run.how}: trustProxy is checked as the plugin does at startup`)
+    t.match(run.stderr, /^✖ options: trustProxy: true or a hop count/)
+  }
+  for (const run of bad) t.match([run.code, run.stderr], [1, /^✖ server: must be an object of Fastify server options/])
+  for (const run of await runs.full) t.match(run.stdout, '- server: not in the config: your Fastify timeouts and trustProxy are not checked (give them under "server")')
 })

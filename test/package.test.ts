@@ -78,10 +78,10 @@ const [packed] = JSON.parse(await run('npm', ['pack', '--ignore-scripts', '--jso
 // Offline when the npm cache has everything (it does after npm ci); else npm may fetch metadata.
 await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', join(dir, packed.filename), 'fastify'], project)
 
-t.test('the tarball holds only dist, README, LICENSE and CHANGELOG', async t => {
+t.test('the tarball holds only dist, docs, README, LICENSE and CHANGELOG', async t => {
   const paths: string[] = packed.files.map((file: { path: string }) => file.path)
-  t.same(paths.filter(path => !/^(?:dist\/|README\.md$|LICENSE$|CHANGELOG\.md$|package\.json$)/.test(path)), [])
-  for (const path of ['README.md', 'LICENSE', 'CHANGELOG.md', 'dist/openapi.json', 'dist/cjs/package.json', 'dist/esm/lib/cli/bin.js']) {
+  t.same(paths.filter(path => !/^(?:dist\/|docs\/|README\.md$|LICENSE$|CHANGELOG\.md$|package\.json$)/.test(path)), [])
+  for (const path of ['README.md', 'LICENSE', 'CHANGELOG.md', 'docs/THREAT-MODEL.md', 'dist/openapi.json', 'dist/cjs/package.json', 'dist/esm/lib/cli/bin.js']) {
     t.ok(paths.includes(path), path)
   }
   t.notOk(paths.some(path => path.endsWith('.tst.js') || path.endsWith('.map')), 'no type tests or source maps')

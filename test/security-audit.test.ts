@@ -1,4 +1,5 @@
 import t from 'tap'
+import { createHash, createHmac } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as oauth from 'openid-client'
@@ -8,7 +9,7 @@ import { generateTestKeys } from '../lib/sandbox/tokens.ts'
 import { AUDIENCE, buildHarness, DESTINATION, EMAIL, ISSUER, logLines, ROKT_API_KEY, token, validBody } from './helpers/harness.ts'
 import { findSecrets, LOG_CAPTURE_DIR, luhn } from './helpers/secrets.ts'
 
-// Catalogue section D: what is logged and audited.
+// docs/THREAT-MODEL.md section D: what is logged and audited.
 
 t.test('D37 no PAN, CVC, bearer token, API key or email in any log line of this file\'s traffic (the whole suite is scanned by tap\'s after script)', async t => {
   const secret = generateClientSecret()
@@ -146,4 +147,72 @@ t.test('D38 CR/LF, ANSI codes and JSON metacharacters in audited values appear e
   const long = await buildHarness(t)
   await long.post(validBody, { token: token({ clientId: 'c'.repeat(500) }) })
   t.equal(long.audits[0].actor?.length, 128, 'actors are bounded')
+})
+
+t.test('D54 the audited referenceHash is keyed (HMAC-SHA-256): it cannot be recomputed from a guessed reference without the secret', async t => {
+  const reference = validBody.partnerPaymentReference
+  const unkeyed = createHash('sha256').update(reference).digest('hex').slice(0, 16)
+  const hashes: string[] = []
+  for (let i = 0; i < 2; i++) {
+    const h = await buildHarness(t)
+    await h.post(validBody)
+    hashes.push(h.audits[0].referenceHash as string)
+  }
+  t.match(hashes, [/^[0-9a-f]{16}$/, /^[0-9a-f]{16}$/])
+  t.not(hashes[0], unkeyed, 'not the plain SHA-256 an enumeration would try')
+  t.not(hashes[0], hashes[1], 'without a configured secret, each instance generates its own')
+  const secret = 'shared-reference-hash-secret-0123456789'
+  const shared = []
+  for (let i = 0; i < 2; i++) {
+    const h = await buildHarness(t, { plugin: { referenceHashSecret: secret } })
+    await h.post(validBody)
+    shared.push(h.audits[0].referenceHash)
+  }
+  const expected = createHmac('sha256', secret).update(reference).digest('hex').slice(0, 16)
+  t.same(shared, [expected, expected], 'the same secret on every instance: the same hash, HMAC-SHA-256(secret, reference), to correlate')
+  t.notOk(JSON.stringify(logLines).includes(secret), 'the secret is never logged')
+  await t.rejects(buildHarness(t, { plugin: { referenceHashSecret: 'short' } }), /^referenceHashSecret: must be a string of at least 32 bytes/)
+})
+
+t.test('D56 every answer of the route and of the token endpoint says Cache-Control: no-store', async t => {
+  const secret = generateClientSecret()
+  const h = await buildHarness(t, {
+    plugin: {
+      tokenEndpoint: { privateKey: generateTestKeys('ES256').privateKey, clients: [{ clientId: 'rokt', secretHash: hashClientSecret(secret) }], allowedIps: ['203.0.113.0/24'], rateLimit: { max: 3 } },
+      auth: { issuer: ISSUER, audience: AUDIENCE, requiredScope: 'payment-sharing' }
+    }
+  })
+  const form = (body: string) => h.app.inject({ method: 'POST', url: '/oauth/token', remoteAddress: '203.0.113.7', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: body })
+  const issued = (await form(`grant_type=client_credentials&client_id=rokt&client_secret=${secret}`)).json().access_token
+  h.vault.set('ORDER_GONE', { psp: 'psp', paymentMethod: 'pm_does_not_exist', billingAddress: {} })
+  const answers: Array<[string, () => Promise<{ statusCode: number, headers: Record<string, unknown> }>]> = [
+    ['200', () => h.post(validBody, { token: issued, headers: { 'idempotency-key': 'cache-1' } })],
+    ['a replay', () => h.post(validBody, { token: issued, headers: { 'idempotency-key': 'cache-1' } })],
+    ['401', () => h.post(validBody, { token: 'x.y.z' })],
+    ['403', () => h.post(validBody, { ip: '198.51.100.9', token: issued })],
+    ['400', () => h.post({ ...validBody, destination: 1 }, { token: issued })],
+    ['404', () => h.post({ ...validBody, partnerPaymentReference: 'ORDER_NOPE' }, { token: issued })],
+    ['413', () => h.post(null, { token: issued, raw: JSON.stringify({ ...validBody, pad: 'x'.repeat(9000) }) })],
+    ['415', () => h.post(null, { token: issued, raw: 'x', headers: { 'content-type': 'text/plain' } })],
+    ['502', () => h.post({ partnerPaymentReference: 'ORDER_GONE', destination: DESTINATION }, { token: issued })],
+    ['token 200', () => form(`grant_type=client_credentials&client_id=rokt&client_secret=${secret}`)],
+    ['token 401', () => form('grant_type=client_credentials&client_id=rokt&client_secret=wrong')],
+    ['token 415', () => h.app.inject({ method: 'POST', url: '/oauth/token', remoteAddress: '203.0.113.7', headers: { 'content-type': 'text/plain' }, payload: 'x' })],
+    ['token 429', () => form('grant_type=client_credentials')]
+  ]
+  for (const [name, send] of answers) {
+    const res = await send()
+    t.equal(res.headers['cache-control'], 'no-store', `${name} (${res.statusCode})`)
+  }
+})
+
+t.test('D57 the cause of an adapter_error is logged, with card numbers, keys and tokens redacted', async t => {
+  const failing = { name: 'custom', isRecord: (record: unknown): record is any => record !== null, forward: async () => { throw new TypeError('boom near sk_live_abcdef123456 and 4242424242424242 for jenny@example.com') } }
+  const h = await buildHarness(t, { plugin: { psps: { psp: failing } } })
+  const logged = logLines.length
+  const res = await h.post(validBody)
+  t.same([res.statusCode, res.json.message], [502, 'custom forward failed: adapter_error'])
+  const line = logLines.slice(logged).map(l => JSON.parse(l)).find(l => l.msg?.includes('adapter failed'))
+  t.match(line, { level: 50, psp: 'custom', error: { type: 'TypeError', message: 'boom near [key] and ************4242 for [email]' } }, 'the cause, its secrets redacted')
+  t.same(findSecrets(logLines.slice(logged)), [])
 })

@@ -1,8 +1,9 @@
 import t, { type Test } from 'tap'
 import { buildHarness, DESTINATION, EMAIL, logLines, ROKT_IP, token, validBody, type Harness } from './helpers/harness.ts'
 import { expectDenied } from './helpers/security.ts'
+import { PSP_KITS } from './helpers/psp-kits.ts'
 
-// Catalogue section C: input handling. A resolver that counts its calls shows the handler never ran.
+// docs/THREAT-MODEL.md section C: input handling. A resolver that counts its calls shows the handler never ran.
 const PATH = '/v1/initiate-payment-sharing'
 
 async function counting (t: Test, plugin: Record<string, unknown> = {}, server: Record<string, unknown> = {}) {
@@ -85,7 +86,7 @@ t.test('C31 __proto__ or constructor.prototype at any depth -> 400, even when th
   }
 })
 
-t.test('C32 unknown nested fields and wrong types -> 400, no coercion; an unknown top-level field is ignored (DESIGN §6 overrides the catalogue)', async t => {
+t.test('C32 unknown nested fields and wrong types -> 400, no coercion; an unknown top-level field is ignored (Rokt may add fields: docs/THREAT-MODEL.md C32)', async t => {
   const { h, resolver } = await counting(t)
   const bad: Array<[string, unknown]> = [
     ['unknown nested field', { ...validBody, customerIdentifiers: { email: EMAIL, isAdmin: true } }],
@@ -197,4 +198,48 @@ t.test('C36 other methods on the path -> 404; X-HTTP-Method-Override is ignored;
   const overridden = await h.post(validBody, { headers: { 'x-http-method-override': 'DELETE' } })
   t.equal(overridden.statusCode, 200, 'a POST stays a POST')
   t.equal(h.simulator.calls, 1)
+})
+
+t.test('C52 a template key, a destination header value or a destination URL holding a placeholder is refused at registration, for every adapter', async t => {
+  const card = { number: '{{card.number}}' }
+  const configs: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['a key that is Adyen\'s PAN placeholder', { body: { card, '{{number}}': 'x' } }, /^destinations.COM.ROKT.CATALOG.body: a key must not hold {{ or }}, at \/\{\{number\}\}/],
+    ['a nested key that is Checkout.com\'s', { body: { card, meta: { '{{card_number}}': 1 } } }, /: a key must not hold {{ or }}, at \/meta\/\{\{card_number\}\}/],
+    ['half a placeholder in a key', { body: { card, 'a{{': 1 } }, /: a key must not hold {{ or }}/],
+    ['a canonical token as a key', { body: { card, '{{card.number}}': 1 } }, /: a key must not hold {{ or }}/],
+    ['a header value with a placeholder', { headers: { 'x-card': '{{number}}' } }, /^destinations.COM.ROKT.CATALOG.headers: "x-card" must not hold {{ or }}/],
+    ['a URL with a placeholder in its query', { url: 'https://rokt.example/cards?pan={{number}}' }, /^destinations.COM.ROKT.CATALOG.url: must not hold {{ or }}/],
+    ['a URL with a placeholder in its fragment', { url: 'https://rokt.example/cards#{{card_number}}' }, /^destinations.COM.ROKT.CATALOG.url: must not hold {{ or }}/]
+  ]
+  for (const kit of PSP_KITS) {
+    for (const [name, patch, message] of configs) {
+      await t.rejects(buildHarness(t, { kit, plugin: { destinations: { [DESTINATION]: { url: 'https://rokt.example/cards', ...patch } } } }), message, `${kit.name}: ${name}`)
+    }
+  }
+})
+
+t.test('C51 emails compare in RFC 8265\'s prepared form: case and width folded, NFC; an address with a compatibility character (U+212A KELVIN SIGN) never matches', async t => {
+  const h = await buildHarness(t)
+  const vault = (email: string) => ({ psp: 'psp', ...h.kit.record, customerIdentifiers: { email } })
+  h.vault.set('ORDER_KATE', vault('kate@example.com'))
+  h.vault.set('ORDER_JOSE', vault('jos\u00e9@example.com'))
+  h.vault.set('ORDER_KELVIN', vault('\u212Aate@example.com'))
+  const cases: Array<[string, string, number]> = [
+    ['ORDER_KATE', 'KATE@Example.COM', 200],
+    ['ORDER_KATE', '\uFF2B\uFF41\uFF54\uFF45@example.com', 200],
+    ['ORDER_KATE', '\u212Aate@example.com', 404],
+    ['ORDER_KATE', 'k\u0430te@example.com', 404],
+    ['ORDER_JOSE', 'jose\u0301@example.com', 200],
+    ['ORDER_JOSE', 'JOS\u00c9@EXAMPLE.COM', 200],
+    ['ORDER_JOSE', 'jose@example.com', 404],
+    ['ORDER_KELVIN', '\u212Aate@example.com', 404],
+    ['ORDER_KELVIN', 'kate@example.com', 404],
+    ['ORDER_KATE', 'kate\u2603@example.com', 404],
+    ['ORDER_BILLING', 'kate@example.com', 404]
+  ]
+  for (const [reference, email, status] of cases) {
+    const res = await h.post({ ...validBody, partnerPaymentReference: reference, customerIdentifiers: { email } })
+    t.equal(res.statusCode, status, `${reference} with ${JSON.stringify(email)}`)
+  }
+  t.equal(h.simulator.calls, 4)
 })

@@ -6,7 +6,7 @@ import { generateTestKeys, mintToken, type TestJwk, type TestKeyPair } from '../
 import { AUDIENCE, buildHarness, ISSUER, token, validBody, type Harness } from './helpers/harness.ts'
 import { expectDenied, listenHttp, signRaw, claims } from './helpers/security.ts'
 
-// Catalogue B22-B25: the JWKS client, against real JWKS servers on loopback.
+// docs/THREAT-MODEL.md B22-B25 and B49: the JWKS client, against real JWKS servers on loopback.
 type Mode = 'ok' | 'hang' | 'error' | 'garbage' | 'huge'
 
 /** A JWKS endpoint whose keys and failure mode a test controls; it counts every request it sees. */
@@ -50,7 +50,7 @@ t.test('B22 unknown kid -> one JWKS refresh, then 401; 100 random kids -> no mor
   t.match(h.audits.at(-1), { event: 'auth_failed', reason: 'JWKS_NO_USABLE_KEY' })
   for (const bearer of randomKids) t.equal((await h.post(validBody, { token: bearer })).statusCode, 401)
   const badKid = await h.post(validBody, { token: signedBy(rokt1, { kid: '../../etc/passwd' }) })
-  t.equal(badKid.statusCode, 401, 'a kid that is not a plain identifier is refused')
+  t.equal(badKid.statusCode, 401, 'a kid the JWKS does not hold is refused, whatever it looks like')
   t.equal(jwks.requests, 2, '100 random kids caused no fetch within the cooldown')
   t.equal((await h.post(validBody, { token: signedBy(rokt1) })).statusCode, 200, 'the known key still works')
 })
@@ -171,4 +171,67 @@ t.test('B25 a JWK for encryption, with another alg or kty, an EC key under an RS
 t.test('the JWKS URL must be https (loopback http for the sandbox only)', async t => {
   await t.rejects(jwksHarness(t, 'http://idp.example/jwks'), /^auth.jwksUrl: must be an https URL/)
   await t.rejects(jwksHarness(t, 'https://idp.example/jwks', { jwksTimeoutMs: 0 }), /^auth.jwksTimeoutMs/)
+})
+
+/**
+ * Key sets shaped as each preset's server publishes them (their documented JWKS members and kid
+ * forms; the keys are ours): extra members such as x5c/x5t/issuer, no alg (Entra), an encryption
+ * key beside the signing one (Keycloak), and kids in base64url, hex-like or standard base64 with
+ * `+`, `/` and `=` (Cognito).
+ */
+function presetJwks (preset: string, keys: TestKeyPair): { kid: string, set: object[] } {
+  const { n, e } = keys.jwk
+  const cert = ['MIIDBTCCAe2gAwIBAgIQ' + 'A'.repeat(40) + '==']
+  switch (preset) {
+    case 'auth0': return { kid: 'kP1qZ3b9yX_2sV8wQeR4tU7iO0pL6mN5', set: [{ kty: 'RSA', use: 'sig', n, e, kid: 'kP1qZ3b9yX_2sV8wQeR4tU7iO0pL6mN5', x5t: 'eVh4dC1leGFtcGxl', x5c: cert, alg: 'RS256' }] }
+    case 'okta': return { kid: 'Kq0h3mVpeDTsVHBdjrYTq4-jHxBSJ-jQlQpL6HQxhJo', set: [{ kty: 'RSA', alg: 'RS256', kid: 'Kq0h3mVpeDTsVHBdjrYTq4-jHxBSJ-jQlQpL6HQxhJo', use: 'sig', e, n }] }
+    case 'entra': return { kid: 'nOo3ZDrODXEK1jKWhXslHR_KXEg', set: [{ kty: 'RSA', use: 'sig', kid: 'nOo3ZDrODXEK1jKWhXslHR_KXEg', x5t: 'nOo3ZDrODXEK1jKWhXslHR_KXEg', n, e, x5c: cert, issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0' }] }
+    case 'cognito': return {
+      kid: 'Aa7+nWd1+ck2BRLnJuiHupphJ8AdX3E3NarYDQHgstg=',
+      set: [{ alg: 'RS256', e, kid: 'Zx9/Qm2+Lk8pWv3RtYb5NcHgFdSaEu7IoPjK1lMnB4c=', kty: 'RSA', n: generateTestKeys('RS256').jwk.n, use: 'sig' }, { alg: 'RS256', e, kid: 'Aa7+nWd1+ck2BRLnJuiHupphJ8AdX3E3NarYDQHgstg=', kty: 'RSA', n, use: 'sig' }]
+    }
+    case 'keycloak': return {
+      kid: 'CyKPK7XSRPgAH_lQKlBPTkl7bZkJmjhi0EdYq9f4kRc',
+      set: [
+        { kid: 'bGVuY3J5cHRpb24ta2V5LWlk', kty: 'RSA', alg: 'RSA-OAEP', use: 'enc', n, e, x5c: cert, x5t: 'eA', 'x5t#S256': 'eA' },
+        { kid: 'CyKPK7XSRPgAH_lQKlBPTkl7bZkJmjhi0EdYq9f4kRc', kty: 'RSA', alg: 'RS256', use: 'sig', n, e, x5c: cert, x5t: 'eA', 'x5t#S256': 'eA' }
+      ]
+    }
+    default: return { kid: '2f0e5a7c-1b3d-4e6f-8a9b-0c1d2e3f4a5b', set: [{ kty: 'RSA', kid: '2f0e5a7c-1b3d-4e6f-8a9b-0c1d2e3f4a5b', use: 'sig', alg: 'RS256', n, e }] }
+  }
+}
+
+/** An access token in each preset's server's convention (as the presets test in security-auth mints them). */
+const PRESET_TOKENS: Record<string, { auth?: Record<string, unknown>, header: Record<string, unknown>, claims: Record<string, unknown> }> = {
+  rfc9068: { header: { typ: 'at+jwt' }, claims: { aud: AUDIENCE, sub: 'rokt', client_id: 'rokt', jti: 'j', scope: 'payment-sharing' } },
+  auth0: { header: { typ: 'JWT' }, claims: { aud: AUDIENCE, sub: 'abc@clients', azp: 'abc', scope: 'payment-sharing' } },
+  okta: { header: { typ: undefined }, claims: { aud: AUDIENCE, sub: 'cid1', cid: 'cid1', jti: 'AT.1', scp: ['payment-sharing'] } },
+  entra: { header: { typ: 'JWT' }, claims: { aud: AUDIENCE, sub: 'oid', azp: 'app', tid: 'tenant', roles: ['payment-sharing'] } },
+  cognito: { auth: { audience: 'app-client-1' }, header: { typ: undefined }, claims: { aud: undefined, sub: 'app-client-1', client_id: 'app-client-1', jti: 'j', token_use: 'access', scope: 'payment-sharing' } },
+  keycloak: { header: { typ: 'JWT' }, claims: { aud: AUDIENCE, sub: 's', azp: 'rokt', jti: 'j', typ: 'Bearer', scope: 'payment-sharing' } }
+}
+
+t.test('B49 each preset verifies tokens through a JWKS shaped like its server\'s, whatever the kid looks like', async t => {
+  const keys = generateTestKeys('RS256', 'unused')
+  for (const [preset, convention] of Object.entries(PRESET_TOKENS)) {
+    const { kid, set } = presetJwks(preset, keys)
+    const jwks = await startJwks(t, set)
+    const h = await jwksHarness(t, jwks.url, { preset, ...convention.auth })
+    const bearer = mintToken({ privateKey: keys.privateKey, issuer: ISSUER, kid, header: convention.header, claims: convention.claims })
+    const res = await h.post(validBody, { token: bearer })
+    t.equal(res.statusCode, 200, `${preset}: kid ${kid}`)
+    t.equal(jwks.requests, 1, `${preset}: one fetch`)
+  }
+})
+
+t.test('B49 a kid is only a lookup key: any printable string up to 256 characters, nothing else', async t => {
+  const odd = ['a', 'with space', 'ünïcødé-kid', 'k'.repeat(256), '../../etc/passwd']
+  const jwks = await startJwks(t, odd.map(kid => ({ ...rokt1.jwk, kid })))
+  const source = createJwksKeySource({ url: jwks.url, algorithms: ['RS256'] })
+  t.teardown(source.close)
+  for (const kid of odd) t.type(await source.getKey(kid, 'RS256'), 'string', JSON.stringify(kid.slice(0, 20)))
+  for (const kid of ['', 'k'.repeat(257), 'new\nline', 'tab\tkid', 42]) {
+    await t.rejects(source.getKey(kid, 'RS256'), { code: 'JWKS_NO_USABLE_KEY' }, `refused: ${JSON.stringify(kid).slice(0, 20)}`)
+  }
+  t.equal(source.fetches, 1)
 })

@@ -7,7 +7,7 @@ import { AUDIENCE, buildHarness, DESTINATION, ISSUER, logLines, rsaKeys, token, 
 import { expectDenied, send, startForwardingProxy } from './helpers/security.ts'
 import { createAllowlist, DECISIONS_REMEMBERED } from '../lib/edge/ip-allowlist.ts'
 
-// Catalogue section A: network and IP allowlist. Over loopback, 127.0.0.1 is the load balancer
+// docs/THREAT-MODEL.md section A: network and IP allowlist. Over loopback, 127.0.0.1 is the load balancer
 // (the only trusted proxy), 127.0.0.3 is Rokt (allowlisted) and 127.0.0.2 is an attacker.
 const LB = '127.0.0.1'
 const ROKT = '127.0.0.3'
@@ -24,6 +24,26 @@ async function behindLoadBalancer (t: Test, trustProxy: any = LB, extra: Record<
   const address = await h.app.listen({ host: LB, port: 0 })
   const headers = (extra: Record<string, string> = {}) => ({ 'content-type': 'application/json', authorization: `Bearer ${token()}`, ...extra })
   return { h, address, headers, body: JSON.stringify(validBody) }
+}
+
+/** Options that register, unless what a test changes breaks them. */
+const base = () => ({
+  allowedIps: ['203.0.113.0/24'],
+  auth: { publicKey: rsaKeys.publicKey, issuer: ISSUER, audience: AUDIENCE },
+  resolvePaymentMethod: async () => null,
+  psps: { stripe: stripe({ apiKey: STRIPE_SANDBOX_API_KEY }) },
+  destinations: { [DESTINATION]: { url: 'https://rokt.example/tokens' } }
+})
+
+/** Registers the plugin on a server with this trustProxy: resolves, or rejects with the registration error. */
+async function register (trustProxy: unknown, options: Record<string, unknown> = base()): Promise<void> {
+  const app = Fastify({ trustProxy: trustProxy as any })
+  app.register(cardForwarding, options as any)
+  try {
+    await app.ready()
+  } finally {
+    await app.close()
+  }
 }
 
 t.test('A1 direct peer outside the allowlist with a valid token -> 403, no JWKS fetch, ip_denied audit', async t => {
@@ -55,13 +75,6 @@ t.test('A3 trusted LB, spoofed XFF prefix -> 403 (request.ip is the attacker the
 })
 
 t.test('A4 trustProxy true, a hop count, an empty allowlist or an allowlist overlapping the proxies -> registration refused', async t => {
-  const base = () => ({
-    allowedIps: ['203.0.113.0/24'],
-    auth: { publicKey: rsaKeys.publicKey, issuer: ISSUER, audience: AUDIENCE },
-    resolvePaymentMethod: async () => null,
-    psps: { stripe: stripe({ apiKey: STRIPE_SANDBOX_API_KEY }) },
-    destinations: { [DESTINATION]: { url: 'https://rokt.example/tokens' } }
-  })
   const refused: Array<[string, unknown, Record<string, unknown>, RegExp]> = [
     ['trustProxy: true', true, {}, /^trustProxy: true or a hop count/],
     ['a hop count', 1, {}, /^trustProxy: true or a hop count/],
@@ -74,17 +87,9 @@ t.test('A4 trustProxy true, a hop count, an empty allowlist or an allowlist over
     ['an IPv4-mapped proxy', '::ffff:203.0.113.1', {}, /^allowedIps: "203.0.113.0\/24" overlaps the trusted proxy "203.0.113.1\/32"/],
     ['a proxy entry that cannot be checked', '10.0.0.0/255.0.0.0', {}, /^trustProxy: "10.0.0.0\/255.0.0.0" is not an address or CIDR/]
   ]
-  for (const [name, trustProxy, patch, message] of refused) {
-    const app = Fastify({ trustProxy: trustProxy as any })
-    app.register(cardForwarding, { ...base(), ...patch } as any)
-    await t.rejects(async () => { await app.ready() }, message, name)
-    await app.close()
-  }
+  for (const [name, trustProxy, patch, message] of refused) await t.rejects(register(trustProxy, { ...base(), ...patch }), message, name)
   for (const [name, trustProxy] of [['disjoint CIDRs', '10.0.0.0/8, 2001:db8::/32'], ['a trust function', () => false], ['no proxy', false]] as const) {
-    const app = Fastify({ trustProxy: trustProxy as any })
-    app.register(cardForwarding, base() as any)
-    await t.resolves(async () => { await app.ready() }, `${name} is accepted`)
-    await app.close()
+    await t.resolves(register(trustProxy), `${name} is accepted`)
   }
 })
 
@@ -149,4 +154,61 @@ t.test('A6 trusted LB sending a malformed X-Forwarded-For entry -> 403, never 50
   t.equal(h.simulator.requests.length, 0)
   t.ok(h.audits.every(a => a.event === 'ip_denied' && a.ip.length <= 64), 'every audit ip is at most 64 characters')
   t.notOk(logLines.some(line => line.includes('9'.repeat(65))), 'the 10 KB value is in no log line')
+})
+
+t.test('A5 every spelling of an IPv4-mapped client address is the IPv4 address it carries', async t => {
+  const isAllowedIp = createAllowlist(['203.0.113.0/24', '2001:db8::/32'])
+  const cases: Array<[string, boolean]> = [
+    ['::ffff:203.0.113.7', true],
+    ['::ffff:cb00:7107', true],
+    ['::FFFF:CB00:7107', true],
+    ['0:0:0:0:0:ffff:cb00:7107', true],
+    ['0000:0000:0000:0000:0000:ffff:cb00:7107', true],
+    ['0:0:0:0:0:FFFF:203.0.113.7', true],
+    ['::ffff:c633:6409', false],
+    ['::ffff:0:cb00:7107', false],
+    ['64:ff9b::cb00:7107', false],
+    ['::cb00:7107', false]
+  ]
+  for (const [ip, allowed] of cases) t.equal(isAllowedIp(ip), allowed, ip)
+  for (const entry of ['::ffff:cb00:7100/120', '0:0:0:0:0:ffff:203.0.113.0/120', '::FFFF:CB00:7107']) {
+    t.throws(() => createAllowlist([entry]), new RegExp(`^allowedIps: write "${entry.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}" as plain IPv4`), entry)
+  }
+})
+
+t.test('A4 a trust range in IPv4-mapped form is checked as the IPv4 range it is; one covering IPv4 space in IPv6 form, or every IPv4 address, is refused', async t => {
+  const refused: Array<[unknown, RegExp]> = [
+    ['::ffff:0:0/96', /^trustProxy: "::ffff:0:0\/96" trusts every address, as unsafe as trustProxy: true/],
+    ['::ffff:cb00:7100/120', /^allowedIps: "203.0.113.0\/24" overlaps the trusted proxy "203.0.113.0\/24"/],
+    ['0:0:0:0:0:ffff:cb00:7101', /^allowedIps: "203.0.113.0\/24" overlaps the trusted proxy "203.0.113.1\/32"/],
+    [['10.0.0.1', '::/8'], /^trustProxy: "::\/8" covers IPv4-mapped addresses \(::ffff:0:0\/96\)/],
+    ['::/80', /^trustProxy: "::\/80" covers IPv4-mapped addresses/],
+    ['::ffff:0:0/95', /^trustProxy: "::ffff:0:0\/95" covers IPv4-mapped addresses/]
+  ]
+  for (const [trustProxy, message] of refused) await t.rejects(register(trustProxy), message, JSON.stringify(trustProxy))
+  for (const trustProxy of ['::ffff:a00:1', '::ffff:10.0.0.0/104', '2001:db8:1::/48']) {
+    await t.resolves(register(trustProxy), `${trustProxy}: disjoint from the allowlist, accepted`)
+  }
+})
+
+t.test('A4 behind a proxy trusted as ::ffff:7f00:1, an outside peer\'s X-Forwarded-For is still checked against the allowlist', async t => {
+  const { h, address, headers, body } = await behindLoadBalancer(t, '::ffff:7f00:1')
+  await expectDenied(t, h, () => send(`${address}${PATH}`, { localAddress: ATTACKER, headers: headers({ 'x-forwarded-for': ROKT }), body }), 403, 'CARD_FORWARDING_IP_NOT_ALLOWED')
+  const lb = await startForwardingProxy(t, address)
+  t.equal((await send(`${lb.url}${PATH}`, { localAddress: ROKT, headers: headers(), body })).statusCode, 200, 'Rokt through the trusted proxy is served')
+})
+
+t.test('A46 a server without connection and request timeouts is warned about at registration', async t => {
+  const cases: Array<[Record<string, number>, RegExp[]]> = [
+    [{}, [/the server's requestTimeout is off: a client may take forever to send a request/, /the server's connectionTimeout is off: an idle socket is never closed/]],
+    [{ connectionTimeout: 10_000, requestTimeout: 15_000 }, [/the server's connectionTimeout is 10000 ms: Rokt's socket is idle while a forward runs/]],
+    [{ connectionTimeout: 60_000, requestTimeout: 15_000 }, []]
+  ]
+  for (const [server, expected] of cases) {
+    const logged = logLines.length
+    await buildHarness(t, { server })
+    const warnings = logLines.slice(logged).map(line => JSON.parse(line)).filter(line => line.level === 40).map(line => line.msg as string)
+    t.equal(warnings.length, expected.length, JSON.stringify(server))
+    expected.forEach((pattern, i) => t.match(warnings[i], pattern))
+  }
 })

@@ -30,3 +30,10 @@ t.test('billingValue reads the vault address, empty when missing', async t => {
   t.equal(billingValue('billing.city', undefined), '')
   t.equal(pointer([]), '/')
 })
+
+t.test('C52 parseTemplate refuses a key holding {{ or }}: no PSP can ever read a placeholder in a key', async t => {
+  for (const key of ['{{number}}', '{{card.number}}', 'a{{b', 'x}}']) {
+    t.throws(() => parseTemplate({ card: { number: '{{card.number}}' }, nested: { [key]: 1 } }, 'dest'), { message: `dest: a key must not hold {{ or }}, at ${pointer(['nested', key])}` }, key)
+  }
+  t.same(parseTemplate({ '{single}': '{{card.number}}' }, 'dest'), [{ path: ['{single}'], token: 'card.number' }], 'single braces are plain text')
+})

@@ -31,14 +31,14 @@ export interface AuditEvent {
   /** The OAuth client (see `clientIdClaim`, else sub) of the verified token, when known; escaped, at most 128 characters. */
   actor?: string
   destination?: string
-  /** A short SHA-256 of partnerPaymentReference, never the reference itself */
+  /** HMAC-SHA-256 of partnerPaymentReference under `referenceHashSecret`, 16 hex digits: never the reference itself */
   referenceHash?: string
   psp?: string
   statusCode: number
   code?: string
   /**
    * Why, as a fixed identifier, for operators (never sent to the caller): a refused token
-   * (FAST_JWT_EXPIRED, token_lifetime…) or a failed PSP call (connection_refused, headers_timeout, circuit_open…).
+   * (claim_missing:iss, claim_invalid:exp, token_lifetime…: README, Security) or a failed PSP call (connection_refused, headers_timeout, circuit_open…).
    */
   reason?: string
 }

@@ -46,10 +46,20 @@ export interface CardForwardingOptions<Psps extends Record<string, PspAdapter<an
   allowUnsafeTrustProxy?: boolean
   /** Route body limit in bytes. Default 8192. */
   bodyLimit?: number
-  /** One event per outcome, also logged at info level under `audit`. */
-  onAudit?: (event: AuditEvent) => void
-  /** Called once per forward attempted, with the PSP's latency and outcome: feed your metrics. */
-  onForward?: (event: ForwardMetric) => void
+  /**
+   * One event per outcome, also logged at info level under `audit`. May be async: it is never
+   * awaited, a throw or rejection is logged, and past 1000 unsettled deliveries events are dropped
+   * (counted and logged; the log still has them).
+   */
+  onAudit?: (event: AuditEvent) => void | Promise<void>
+  /**
+   * The key of the audit events' `referenceHash` (HMAC-SHA-256 of partnerPaymentReference), at
+   * least 32 bytes of random data. Give every instance the same one so that their events correlate;
+   * without it each process generates its own at startup (hashes then agree within one process only).
+   */
+  referenceHashSecret?: string
+  /** Called once per forward attempted, with the PSP's latency and outcome: feed your metrics. Same rules as onAudit. */
+  onForward?: (event: ForwardMetric) => void | Promise<void>
   /**
    * Where Idempotency-Keys and the per-reference in-flight locks are kept. Default: in memory
    * (`memoryIdempotencyStore()`, 10 000 keys, 64 MiB), which is right for one instance only;

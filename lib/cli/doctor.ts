@@ -9,12 +9,15 @@ import { AuthUnavailableError } from '../errors.ts'
 import { createJwksKeySource } from '../edge/jwks.ts'
 import { algorithmsFor } from '../options/auth.ts'
 import { resolveOptions } from '../options/index.ts'
+import { serverTimeoutWarnings } from '../options/server.ts'
 import { loadConfig } from './config.ts'
 import { onboardingArtefacts, type BraintreeConfigName } from './onboarding.ts'
 import { withSpinner, type Output } from './progress.ts'
 
 /** The adapters a config may describe as data: `{ "adapter": "stripe", "apiKey": … }`. */
 const FACTORIES: Record<string, (options: any) => PspAdapter<any>> = { stripe, adyen, braintree, checkoutCom }
+/** The host's Fastify server options a config's `server` key may give: the doctor's throwaway app is built with them. */
+const SERVER_OPTIONS = ['trustProxy', 'connectionTimeout', 'requestTimeout', 'keepAliveTimeout'] as const
 const RISKY_FLAGS = {
   allowInsecureUrls: 'plain http, for the sandbox only: never in production',
   allowUnsafeTrustProxy: 'request.ip, and so the IP allowlist, may be spoofed'
@@ -44,6 +47,9 @@ export async function doctor (configFile: string, io: DoctorIo): Promise<number>
 
   try {
     const options = await check('config', () => loadConfig(configFile, io.cwd), () => `loaded ${configFile}`)
+    // Not a plugin option: what the partner's server passes to Fastify(), for the checks that depend on it.
+    const server = serverSettings(options.server)
+    delete options.server
     const braintreeNames = new Map<string, BraintreeConfigName>()
     for (const [key, value] of Object.entries(Object(options.psps)) as Array<[string, any]>) {
       if (typeof Object(value).adapter === 'string') {
@@ -56,8 +62,15 @@ export async function doctor (configFile: string, io: DoctorIo): Promise<number>
     const unresolved = options.resolvePaymentMethod === undefined
     /* c8 ignore next: a stand-in the doctor never calls (it sends no request) */
     if (unresolved) options.resolvePaymentMethod = () => null
-    const resolved = await check('options', () => validate(options), r => `valid (destinations: ${r.destinations.size}, PSPs: ${r.adapters.size})`)
+    const resolved = await check('options', () => validate(options, server ?? {}), r => `valid (destinations: ${r.destinations.size}, PSPs: ${r.adapters.size})`)
     if (unresolved) io.stdout.write('- resolvePaymentMethod: not in the config, not checked\n')
+    if (server === undefined) {
+      io.stdout.write('- server: not in the config: your Fastify timeouts and trustProxy are not checked (give them under "server")\n')
+    } else {
+      const warnings = serverTimeoutWarnings(server)
+      for (const warning of warnings) io.stdout.write(`! server.${warning}\n`)
+      if (warnings.length === 0) io.stdout.write('✔ server: connectionTimeout and requestTimeout are set\n')
+    }
     for (const [flag, why] of Object.entries(RISKY_FLAGS)) {
       if (options[flag] === true) io.stdout.write(`! ${flag} is on: ${why}\n`)
     }
@@ -82,16 +95,22 @@ function buildAdapter ({ adapter, ...options }: { adapter: string }): PspAdapter
   return FACTORIES[adapter](options)
 }
 
-/** Registers the plugin in a throwaway app: the very checks the partner's server runs at startup. */
-async function validate (options: Record<string, any>) {
-  const app = Fastify({ logger: false })
+function serverSettings (server: unknown): Record<string, any> | undefined {
+  if (server === undefined) return undefined
+  if (server === null || typeof server !== 'object' || Array.isArray(server)) throw new Error(`server: must be an object of Fastify server options (${SERVER_OPTIONS.join(', ')})`)
+  return Object.fromEntries(SERVER_OPTIONS.filter(name => Object.hasOwn(server, name)).map(name => [name, (server as Record<string, unknown>)[name]]))
+}
+
+/** Registers the plugin in a throwaway app built with the host's server options: the very checks the partner's server runs at startup. */
+async function validate (options: Record<string, any>, server: Record<string, any>) {
+  const app = Fastify({ ...server, logger: false })
   try {
     await app.register(cardForwarding, options as any)
     await app.ready()
   } finally {
     await app.close()
   }
-  return resolveOptions(options as any)
+  return resolveOptions(options as any, { trustProxy: server.trustProxy })
 }
 
 /** Fetches the JWKS the way the plugin does and counts the keys it would accept. */

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import type { Algorithm } from 'fast-jwt'
-import { AuthUnavailableError, InsufficientScopeError, safeCode, tagFailure, UnauthorizedError, type Failure } from '../errors.ts'
+import { AuthUnavailableError, InsufficientScopeError, tagFailure, UnauthorizedError, type Failure } from '../errors.ts'
 import type { AuthOptions, AuthPreset } from '../../types/index.ts'
 import { createJwksKeySource, UnknownKeyError } from './jwks.ts'
+import { refusalReason, unverifiedPayload } from './refusal-reasons.ts'
 
 const NAMESPACE = 'roktCardForwarding'
 const VERIFY = 'roktCardForwardingJwtVerify'
@@ -89,6 +90,8 @@ export async function registerAuth (fastify: FastifyInstance, resolved: AuthSett
     jwtSign: 'roktCardForwardingJwtSign',
     decoratorName: CLAIMS,
     decode: { complete: true },
+    // fast-jwt's own message (it names a failing claim, never its value) for refusalReason; never sent.
+    messages: { authorizationTokenInvalid: (err: Error) => err.message },
     verify: {
       algorithms: algorithms as Algorithm[],
       allowedIss: auth.issuer,
@@ -135,12 +138,15 @@ export async function registerAuth (fastify: FastifyInstance, resolved: AuthSett
         reply.header('retry-after', retryAfter)
         throw refused(err, 'jwks_unavailable')
       }
-      // fast-jwt, @fastify/jwt and our key source all set a fixed code (FAST_JWT_EXPIRED, ...).
-      throw refused(new UnauthorizedError(), safeCode((err as { code?: unknown }).code))
+      throw refused(new UnauthorizedError(), refusalReason(err, () => unverifiedPayload(match[1]), leewayMs))
     }
     const reason = claimsProblem(claims)
     if (reason !== null) throw refused(new UnauthorizedError(), reason)
-    const client = stringClaim(claims, clientIdClaim) ?? stringClaim(claims, 'sub')
+    // The client claim, else sub: a present one that is not a non-empty string refuses the token (it
+    // would otherwise fall back to sub and share that client's Idempotency-Key namespace).
+    const clientClaim = Object.hasOwn(claims, clientIdClaim) ? clientIdClaim : Object.hasOwn(claims, 'sub') ? 'sub' : null
+    const client = clientClaim === null ? undefined : claims[clientClaim]
+    if (client !== undefined && (typeof client !== 'string' || client === '')) throw refused(new UnauthorizedError(), `claim_invalid:${clientClaim as string}`)
     if (allowedClients !== null && (client === undefined || !allowedClients.has(client))) {
       reply.header('www-authenticate', insufficient)
       throw refused(new InsufficientScopeError(), 'client_not_allowed', client)
@@ -156,19 +162,14 @@ export async function registerAuth (fastify: FastifyInstance, resolved: AuthSett
   /** What fast-jwt does not check: a future iat, the lifetime exp - iat, non-aud audiences, fixed claim values. */
   function claimsProblem (claims: TokenClaims): string | null {
     // fast-jwt has already refused non-object payloads and non-numeric iat/exp (FAST_JWT_INVALID_*).
-    if (claims.iat * 1000 > Date.now() + leewayMs) return 'iat_in_future'
+    if (claims.iat * 1000 > Date.now() + leewayMs) return 'claim_invalid:iat'
     if (claims.exp - claims.iat > maxLifetime) return 'token_lifetime'
-    if (audienceClaim !== 'aud' && claims[audienceClaim] !== audience) return 'audience'
-    for (const [name, value] of Object.entries(requiredClaimValues)) if (claims[name] !== value) return 'claim_value'
+    if (audienceClaim !== 'aud' && claims[audienceClaim] !== audience) return `claim_invalid:${audienceClaim}`
+    for (const [name, value] of Object.entries(requiredClaimValues)) if (claims[name] !== value) return `claim_invalid:${name}`
     return null
   }
 
   return authenticate
-}
-
-function stringClaim (claims: TokenClaims, name: string): string | undefined {
-  const value = claims[name]
-  return typeof value === 'string' ? value : undefined
 }
 
 /**

@@ -1,6 +1,6 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net'
 
-const MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i
+const DOTTED_TAIL = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/
 /** proxy-addr's named ranges, as Fastify's trustProxy accepts them. */
 const NAMED_RANGES: Record<string, string[]> = {
   loopback: ['127.0.0.1/8', '::1/128'],
@@ -10,10 +10,39 @@ const NAMED_RANGES: Record<string, string[]> = {
 
 interface Cidr { address: string, prefix: number, family: 'ipv4' | 'ipv6' }
 
-/** IPv4-mapped IPv6 (::ffff:a.b.c.d) is the IPv4 address it carries. */
+/** The eight 16-bit groups of an IPv6 literal, in any of its spellings (`::`, leading zeros, a dotted tail, a zone). */
+function ipv6Groups (address: string): number[] {
+  let text = address.split('%')[0]
+  const dotted = DOTTED_TAIL.exec(text)
+  if (dotted !== null) {
+    const [a, b, c, d] = dotted.slice(1).map(Number)
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  }
+  const [head, tail] = text.split('::')
+  const groups = (part: string | undefined) => part === undefined || part === '' ? [] : part.split(':')
+  const left = groups(head)
+  const right = groups(tail)
+  const middle = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0')
+  return [...left, ...middle, ...right].map(group => parseInt(group, 16))
+}
+
+/** The IPv4 address an IPv4-mapped IPv6 literal (::ffff:0:0/96, however spelt) carries, else null. */
+function mappedIpv4 (address: string): string | null {
+  if (!isIPv6(address)) return null
+  const g = ipv6Groups(address)
+  if (g.slice(0, 5).some(group => group !== 0) || g[5] !== 0xffff) return null
+  return `${g[6] >> 8}.${g[6] & 255}.${g[7] >> 8}.${g[7] & 255}`
+}
+
+/** IPv4-mapped IPv6 (::ffff:a.b.c.d, ::ffff:cb00:7107, 0:0:0:0:0:ffff:…) is the IPv4 address it carries. */
 export function normalizeIp (ip: string): string {
-  const mapped = MAPPED.exec(ip)
-  return mapped !== null ? mapped[1] : ip
+  return mappedIpv4(ip) ?? ip
+}
+
+/** An IPv6 CIDR inside ::ffff:0:0/96 as the IPv4 CIDR it is; null for any other CIDR. */
+function mappedCidr (cidr: Cidr): Cidr | null {
+  const ipv4 = cidr.family === 'ipv6' && cidr.prefix >= 96 ? mappedIpv4(cidr.address) : null
+  return ipv4 === null ? null : { address: ipv4, prefix: cidr.prefix - 96, family: 'ipv4' }
 }
 
 /** An address or CIDR, or null: never string or prefix matching, so 34.1.2.35 never passes a rule for 34.1.2.3. */
@@ -63,7 +92,7 @@ function parseAllowlist (entries: readonly string[], option: string): BlockList 
   for (const entry of entries) {
     const cidr = parseCidr(entry)
     if (cidr === null) throw new Error(`${option}: ${describe(entry)} is not an IPv4/IPv6 address or CIDR`)
-    if (MAPPED.test(cidr.address)) throw new Error(`${option}: write ${describe(entry)} as plain IPv4`)
+    if (mappedCidr(cidr) !== null) throw new Error(`${option}: write ${describe(entry)} as plain IPv4`)
     list.addSubnet(cidr.address, cidr.prefix, cidr.family)
   }
   return list
@@ -97,8 +126,13 @@ export function checkTrustProxy (trustProxy: unknown, allowlists: Record<string,
   const proxies = entries.flatMap(entry => NAMED_RANGES[String(entry).trim()] ?? [entry]).map(entry => {
     const cidr = parseCidr(entry)
     if (cidr === null) throw new Error(`trustProxy: ${describe(entry)} is not an address or CIDR this plugin can check; give CIDRs`)
-    const mapped = MAPPED.exec(cidr.address)
-    return mapped === null ? cidr : { address: mapped[1], prefix: Math.max(0, cidr.prefix - 96), family: 'ipv4' as const }
+    // proxy-addr matches an IPv4 peer against IPv6 ranges as ::ffff:a.b.c.d: such a range is checked as the IPv4 range it is.
+    const proxy = mappedCidr(cidr) ?? cidr
+    if (proxy.family === 'ipv6' && contains(proxy, '::ffff:0:0')) {
+      throw new Error(`trustProxy: ${describe(entry)} covers IPv4-mapped addresses (::ffff:0:0/96), so it trusts IPv4 peers; write IPv4 proxies as IPv4`)
+    }
+    if (proxy.prefix === 0) throw new Error(`trustProxy: ${describe(entry)} trusts every address, as unsafe as trustProxy: true`)
+    return proxy
   })
   for (const [option, allowed] of Object.entries(allowlists)) {
     for (const entry of allowed) {

@@ -1,6 +1,7 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto'
 import { Agent, request } from 'undici'
 import { AuthUnavailableError } from '../errors.ts'
+import { keyWeakness } from './key-strength.ts'
 
 export interface JwksOptions {
   url: string
@@ -25,7 +26,8 @@ interface UsableKey { pem: string, algorithms: string[] }
 
 const KTY_FOR: Record<string, string> = { RS: 'RSA', PS: 'RSA', ES: 'EC', Ed: 'OKP' }
 const CRV_FOR: Record<string, string> = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521', EdDSA: 'Ed25519' }
-const KID = /^[\w.-]{1,128}$/
+/** A kid is only a lookup key (RFC 7515 §4.1.4): any printable text, bounded. Cognito's are standard base64 (`+`, `/`, `=`). */
+const KID = /^[^\p{C}]{1,256}$/u
 /** A JWKS is a few keys; anything larger is refused rather than buffered. */
 const MAX_JWKS_BYTES = 65_536
 
@@ -83,7 +85,7 @@ export function createJwksKeySource (options: JwksOptions) {
     fetchedAt = Date.now()
   }
 
-  /** RFC 7517: a signing key (use/key_ops), of a type and curve our pinned algorithms allow. */
+  /** RFC 7517: a signing key (use/key_ops), of a type and curve our pinned algorithms allow, and strong enough (lib/edge/key-strength.ts). */
   function usableKey (jwk: JsonWebKey): UsableKey | null {
     if (jwk === null || typeof jwk !== 'object' || typeof jwk.kid !== 'string' || !KID.test(jwk.kid)) return null
     if (jwk.use !== undefined && jwk.use !== 'sig') return null
@@ -93,7 +95,8 @@ export function createJwksKeySource (options: JwksOptions) {
     const usable = jwk.alg === undefined ? fitting : fitting.filter(alg => alg === jwk.alg)
     if (usable.length === 0) return null
     try {
-      return { pem: createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString(), algorithms: usable }
+      const key = createPublicKey({ key: jwk, format: 'jwk' })
+      return keyWeakness(key) === null ? { pem: key.export({ type: 'spki', format: 'pem' }).toString(), algorithms: usable } : null
     } catch {
       return null
     }

@@ -2,6 +2,7 @@ import { createPublicKey } from 'node:crypto'
 import type { AuthOptions, AuthPreset } from '../../types/index.ts'
 import type { AuthSettings } from '../edge/auth.ts'
 import { authPresets } from '../edge/auth-presets.ts'
+import { keyWeakness, minimumSecretBytes } from '../edge/key-strength.ts'
 import { checkInteger, httpsUrl, isNonEmptyStrings, SCOPE_TOKEN } from '../checks.ts'
 
 const HMAC = ['HS256', 'HS384', 'HS512']
@@ -31,6 +32,8 @@ export function algorithmsFor (auth: AuthOptions): string[] {
     family = HMAC
   } else if (auth.publicKey !== undefined) {
     const key = createPublicKey(auth.publicKey)
+    const weakness = keyWeakness(key)
+    if (weakness !== null) throw new Error(`auth.publicKey: ${weakness}`)
     const type = key.asymmetricKeyType
     const curve = key.asymmetricKeyDetails?.namedCurve
     if (type === 'rsa') family = RSA
@@ -45,6 +48,10 @@ export function algorithmsFor (auth: AuthOptions): string[] {
   const algorithms = auth.algorithms ?? [family === ASYMMETRIC ? 'RS256' : family[0]]
   if (!Array.isArray(algorithms) || algorithms.length === 0 || algorithms.some(a => !family.includes(a))) {
     throw new Error(`auth.algorithms: must be a non-empty subset of ${family.join(', ')} for this key`)
+  }
+  for (const algorithm of family === HMAC ? algorithms : []) {
+    const bytes = minimumSecretBytes(algorithm)
+    if (Buffer.byteLength(auth.secret as string) < bytes) throw new Error(`auth.secret: ${algorithm} needs a secret of at least ${bytes} bytes (RFC 7518 §3.2)`)
   }
   return [...algorithms]
 }

@@ -1,5 +1,5 @@
 import type { DestinationOptions, PreparedDestination, PspAdapter } from '../../types/index.ts'
-import { DEFAULT_TEMPLATE, parseTemplate } from '../template.ts'
+import { DEFAULT_TEMPLATE, holdsPlaceholderBraces, parseTemplate } from '../template.ts'
 import { httpsUrl, isObject } from '../checks.ts'
 
 const HEADER_NAME = /^[!#$%&'*+.^`|~\w-]+$/
@@ -44,11 +44,13 @@ function prepareDestination (id: string, config: DestinationOptions, allowInsecu
   const url = httpsUrl(config.url, allowInsecureUrls)
   if (url === null) throw new Error(`${where}.url: must be an https URL (http only on loopback with allowInsecureUrls)`)
   if (url.username !== '' || url.password !== '') throw new Error(`${where}.url: must not carry credentials; use headers`)
+  if (holdsPlaceholderBraces(config.url)) throw new Error(`${where}.url: must not hold {{ or }} (card data goes in the body template only)`)
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(config.headers ?? {})) {
     if (!HEADER_NAME.test(name) || typeof value !== 'string' || !HEADER_VALUE.test(value)) {
       throw new Error(`${where}.headers: "${name.slice(0, 64)}" is not a valid header`)
     }
+    if (holdsPlaceholderBraces(value)) throw new Error(`${where}.headers: "${name}" must not hold {{ or }} (card data goes in the body template only)`)
     headers[name] = value
   }
   const template = config.body ?? DEFAULT_TEMPLATE

@@ -1,4 +1,5 @@
-import type { AuditEvent, CardForwardingOptions, ForwardMetric, LoadSheddingOptions, PreparedDestination, PspAdapter } from '../../types/index.ts'
+import type { CardForwardingOptions, LoadSheddingOptions, PreparedDestination, PspAdapter } from '../../types/index.ts'
+import { createReferenceHasher, MIN_REFERENCE_SECRET_BYTES } from '../audit.ts'
 import { checkTrustProxy, createAllowlist } from '../edge/ip-allowlist.ts'
 import type { AuthSettings } from '../edge/auth.ts'
 import type { TokenEndpointSettings } from '../edge/token-endpoint/route.ts'
@@ -22,8 +23,10 @@ export interface ResolvedOptions {
   resolvePaymentMethod: CardForwardingOptions<any>['resolvePaymentMethod']
   adapters: Map<string, PspAdapter<any>>
   destinations: Map<string, PreparedDestination>
-  onAudit: ((event: AuditEvent) => void) | undefined
-  onForward: ((event: ForwardMetric) => void) | undefined
+  onAudit: CardForwardingOptions<any>['onAudit']
+  onForward: CardForwardingOptions<any>['onForward']
+  /** The audit events' referenceHash */
+  hashReference: (reference: string) => string
   idempotency: IdempotencySettings
   retry: { retries: number, baseDelayMs: number }
   shutdownGraceMs: number
@@ -68,6 +71,7 @@ export function resolveOptions (options: CardForwardingOptions<any>, host: HostS
     destinations,
     onAudit: options.onAudit,
     onForward: options.onForward,
+    hashReference: resolveReferenceHasher(options.referenceHashSecret),
     idempotency: resolveIdempotency(options.idempotencyStore, options.idempotencyTtlMs, options.forwardTimeoutMs),
     retry: resolveRetry(options.connectRetries, options.connectRetryDelayMs),
     shutdownGraceMs: resolveShutdownGrace(options.shutdownGraceMs),
@@ -84,4 +88,11 @@ function resolveRetry (retries = 2, baseDelayMs = 100): ResolvedOptions['retry']
 function resolveShutdownGrace (graceMs = 8000): number {
   if (!Number.isInteger(graceMs) || graceMs < 0) throw new Error('shutdownGraceMs: must be a non-negative integer (ms)')
   return graceMs
+}
+
+function resolveReferenceHasher (secret: unknown): ResolvedOptions['hashReference'] {
+  if (secret !== undefined && (typeof secret !== 'string' || Buffer.byteLength(secret) < MIN_REFERENCE_SECRET_BYTES)) {
+    throw new Error(`referenceHashSecret: must be a string of at least ${MIN_REFERENCE_SECRET_BYTES} bytes (random; the same on every instance)`)
+  }
+  return createReferenceHasher(secret)
 }

@@ -3,9 +3,11 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuditEventType } from '../../types/index.ts'
 import type { Audit } from '../audit.ts'
 import {
-  AuthUnavailableError, IdempotencyStoreUnavailableError, InsufficientScopeError, IpNotAllowedError, isForwardFailure, PaymentMethodNotFoundError,
-  UnauthorizedError, VaultTimeoutError, type Failure, type StoreFailure
+  AuthUnavailableError, IdempotencyStoreUnavailableError, InsufficientScopeError, InternalError, IpNotAllowedError, isForwardFailure,
+  PaymentMethodNotFoundError, tagFailure, UnauthorizedError, VaultTimeoutError, type Failure, type StoreFailure
 } from '../errors.ts'
+import { errorForLog } from '../logging.ts'
+import { isAnswerable } from './error-codes.ts'
 import { factsOf } from './facts.ts'
 
 /** Errors whose own message is safe and useful to send; everything else gets its status text. */
@@ -28,18 +30,28 @@ function auditEventOf (error: Failure, statusCode: number, forwarding: boolean):
 }
 
 /**
+ * Only the route's own answers go out as they are; anything else (partner code that threw with
+ * its own status or code, a library error, a bug) becomes one InternalError, logged with its cause.
+ */
+function answerFor (error: unknown, request: FastifyRequest): FastifyError & Failure {
+  const known = error !== null && typeof error === 'object' && isAnswerable(error) ? error as FastifyError & Failure : null
+  if (known !== null && known.statusCode !== 500) return known
+  const internal: FastifyError & Failure = known ?? tagFailure(new InternalError({ cause: error }), { reason: 'unexpected_error' })
+  request.log.error({ reason: internal.reason, error: errorForLog(internal) }, 'card-forwarding: internal error')
+  return internal
+}
+
+/**
  * The route's error handler, and the one place that audits a failure: every step throws, and the
  * error (with the request's facts so far) says what it is audited as. The answer is Fastify's
- * error shape with the plugin's own code; a 500 never says why.
+ * error shape with one of the route's own codes (lib/route/error-codes.ts); a 500 never says why.
  */
 export function createErrorHandler (audit: Audit) {
-  return function handleError (error: FastifyError & Failure, request: FastifyRequest, reply: FastifyReply) {
-    let statusCode = error.statusCode ?? 500
-    if (statusCode < 400 || statusCode > 599) statusCode = 500
-    const code = statusCode === 500 ? 'CARD_FORWARDING_INTERNAL_ERROR' : error.code
-    if (statusCode === 500) request.log.error({ err: error }, 'card-forwarding: unexpected error')
-    if (error instanceof IdempotencyStoreUnavailableError) {
-      const { operation, reason } = error as StoreFailure
+  return function handleError (thrown: unknown, request: FastifyRequest, reply: FastifyReply) {
+    const error = answerFor(thrown, request)
+    const { statusCode, code } = error as FastifyError & { statusCode: number }
+    if ((error as Error) instanceof IdempotencyStoreUnavailableError) {
+      const { operation, reason } = error as unknown as StoreFailure
       request.log.warn({ operation, reason }, 'card-forwarding: the idempotency store is unavailable')
     }
     const facts = factsOf(request)
@@ -47,6 +59,7 @@ export function createErrorHandler (audit: Audit) {
     if (event !== null) audit(request, event, { ...facts, statusCode, code, reason: error.reason, actor: facts.actor ?? error.client })
     const message = statusCode !== 500 && OWN_MESSAGES.test(code) ? error.message : STATUS_CODES[statusCode] as string
     if (typeof error.retryAfter === 'number') reply.header('retry-after', String(error.retryAfter))
+    reply.header('cache-control', 'no-store')
     reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode], message })
   }
 }

@@ -1,9 +1,12 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { ForwardMetric, ForwardResult, PaymentSharingRequest, PspAdapter, VaultedPaymentMethodBase } from '../../types/index.ts'
-import { hashReference, type Audit } from '../audit.ts'
-import { isForwardFailure, PaymentMethodNotFoundError, PspError, ShuttingDownError, UnknownDestinationError, type Failure } from '../errors.ts'
+import type { Audit } from '../audit.ts'
+import { InternalError, isForwardFailure, PaymentMethodNotFoundError, PspError, ShuttingDownError, tagFailure, UnknownDestinationError, type Failure } from '../errors.ts'
+import { errorForLog } from '../logging.ts'
 import type { ResolvedOptions } from '../options/index.ts'
+import { createDelivery } from '../partner-callback.ts'
 import { retryBeforeSend } from '../psp/retry.ts'
+import { relayedAnswer, type RelayedAnswer } from './answer.ts'
 import { pspDeadline, startDeadline, vaultTimeout, type Deadline } from './deadline.ts'
 import { factsOf, setFacts, type RequestFacts } from './facts.ts'
 import { identifiersMatch } from './identifiers.ts'
@@ -24,10 +27,13 @@ type Request = FastifyRequest<{ Body: PaymentSharingRequest }>
  * its failure; the error handler audits it with the request's facts.
  */
 export function createForwardHandler ({ options, audit, idempotency, shutdown }: ForwardParts) {
-  const { adapters, destinations, relay, resolvePaymentMethod, retry, onForward } = options
+  const { adapters, destinations, relay, resolvePaymentMethod, retry, hashReference } = options
   const { forwardTimeoutMs } = options.idempotency
+  const reportForward = createDelivery('onForward', options.onForward)
 
   return async function forward (request: Request, reply: FastifyReply) {
+    // Every answer concerns one card: no cache may keep it (RFC 9111 §5.2.2.5). The error handler says the same.
+    reply.header('cache-control', 'no-store')
     const body = request.body
     const facts = setFacts(request, { actor: factsOf(request).actor, destination: body.destination, referenceHash: hashReference(body.partnerPaymentReference) })
     const destination = destinations.get(body.destination)
@@ -45,48 +51,63 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
       audit(request, 'accepted', { ...facts, statusCode: 200 })
       // Without an Idempotency-Key a forward is never retried.
       const retries = entry.pspKey === undefined ? 0 : retry.retries
-      const result = await callPsp(request, facts, adapter, deadline, signal => retryBeforeSend(
+      const response = await callPsp(request, facts, adapter, deadline, signal => retryBeforeSend(
         () => adapter.forward({ record, destination, idempotencyKey: entry.pspKey, signal }),
         { retries, baseDelayMs: retry.baseDelayMs, signal }))
       audit(request, 'forward_ok', { ...facts, statusCode: 200 })
-      const response = { status: result.status, headers: result.headers, body: relay === 'psp' ? result.pspBody : result.body, 'request-time': result.requestTime }
-      const kept = await entry.succeed({ statusCode: 200, body: response }).catch(err => request.log.error({ err }, 'card-forwarding: could not store the idempotent response'))
+      const kept = await entry.succeed({ statusCode: 200, body: response })
+        .catch(err => request.log.error({ error: errorForLog(err) }, 'card-forwarding: could not store the idempotent response'))
       if (kept === false) request.log.warn('card-forwarding: the idempotency store no longer held this claim (or would not keep the answer): a retry will not be replayed')
       return response
     } finally {
       deadline.clear()
-      await entry.leave().catch(err => request.log.error({ err }, 'card-forwarding: could not release the idempotency lock'))
+      await entry.leave().catch(err => request.log.error({ error: errorForLog(err) }, 'card-forwarding: could not release the idempotency lock'))
     }
-  }
-
-  /** The vault record and its adapter; 404 (the same for every miss) unless both exist and the identifiers match. */
-  async function lookUp (request: Request, deadline: Deadline): Promise<{ adapter: PspAdapter<any>, record: VaultedPaymentMethodBase & Record<string, unknown> }> {
-    const signal = deadline.signal
-    // A resolver that fails because of the deadline, or answers after it, did not answer in time.
-    const record = await deadline.run(async () => await resolvePaymentMethod(request.body, request, { signal }), vaultTimeout)
-      .catch(err => { throw signal.aborted ? vaultTimeout() : err })
-    if (signal.aborted) throw vaultTimeout()
-    const adapter = record == null ? undefined : adapters.get(record.psp)
-    if (record != null && adapter === undefined) request.log.error('card-forwarding: the vault record names a PSP that is not registered')
-    if (adapter === undefined || !adapter.isRecord(record as any) || !identifiersMatch(request.body.customerIdentifiers, record?.customerIdentifiers)) {
-      throw new PaymentMethodNotFoundError()
-    }
-    return { adapter, record: record as any }
   }
 
   /**
-   * The PSP call under shutdown's signal and the deadline, reported to onForward; one cut off by the
-   * deadline is a 504 of unknown outcome; any error that is not a forward failure is the adapter's fault (502).
+   * The vault record and its adapter; 404 (the same for every miss) unless both exist and the
+   * identifiers match. Whatever the partner's resolver, record or adapter throws on the way is
+   * one InternalError (the error handler logs its cause): its own status or code never reaches Rokt.
+   * A resolver that fails because of the deadline, or answers after it, did not answer in time.
    */
-  async function callPsp (request: Request, facts: RequestFacts, adapter: PspAdapter<any>, deadline: Deadline, call: (signal: AbortSignal) => Promise<ForwardResult>): Promise<ForwardResult> {
+  async function lookUp (request: Request, deadline: Deadline): Promise<{ adapter: PspAdapter<any>, record: VaultedPaymentMethodBase & Record<string, unknown> }> {
+    const signal = deadline.signal
+    let record: VaultedPaymentMethodBase | null | undefined
+    try {
+      record = await deadline.run(async () => await resolvePaymentMethod(request.body, request, { signal }), vaultTimeout)
+    } catch (err) {
+      throw signal.aborted ? vaultTimeout() : partnerFault('resolver_error', err)
+    }
+    if (signal.aborted) throw vaultTimeout()
+    const adapter = record == null ? undefined : adapters.get(record.psp)
+    if (record != null && adapter === undefined) request.log.error('card-forwarding: the vault record names a PSP that is not registered')
+    let found: boolean
+    try {
+      found = adapter !== undefined && adapter.isRecord(record as any) && identifiersMatch(request.body.customerIdentifiers, record?.customerIdentifiers)
+    } catch (err) {
+      throw partnerFault('vault_record_error', err)
+    }
+    if (!found) throw new PaymentMethodNotFoundError()
+    return { adapter: adapter as PspAdapter<any>, record: record as any }
+  }
+
+  /**
+   * The PSP call under shutdown's signal and the deadline, and its answer as the route relays it
+   * (masked, checked: lib/route/answer.ts), reported to onForward. One cut off by the deadline is a
+   * 504 of unknown outcome; any error that is not a forward failure is the adapter's fault (502).
+   */
+  async function callPsp (request: Request, facts: RequestFacts, adapter: PspAdapter<any>, deadline: Deadline, call: (signal: AbortSignal) => Promise<ForwardResult>): Promise<RelayedAnswer> {
     const psp = adapter.name
     const started = performance.now()
     try {
       const result = await shutdown.track(signal => deadline.run(() => call(AbortSignal.any([signal, deadline.signal])), () => pspDeadline(psp)))
-      metric(request, { psp, destination: facts.destination as string, outcome: 'ok', durationMs: performance.now() - started, statusCode: 200, destinationStatus: result.status })
-      return result
+      const answer = relayedAnswer(result, relay, psp)
+      metric(request, { psp, destination: facts.destination as string, outcome: 'ok', durationMs: performance.now() - started, statusCode: 200, destinationStatus: answer.status })
+      return answer
     } catch (err) {
       const cutOff = deadline.signal.aborted && !(err instanceof ShuttingDownError)
+      if (!cutOff && !isForwardFailure(err)) request.log.error({ psp, error: errorForLog(err) }, 'card-forwarding: the adapter failed (adapter_error)')
       const failure: Failure<FastifyError & { statusCode: number }> = cutOff ? pspDeadline(psp, err) : isForwardFailure(err) ? err : new PspError(psp, 'adapter_error', { cause: err })
       const outcome = failure.outcome === 'unknown' ? 'unknown' : 'failed'
       metric(request, { psp, destination: facts.destination as string, outcome, durationMs: performance.now() - started, statusCode: failure.statusCode, code: failure.code })
@@ -94,13 +115,12 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
     }
   }
 
-  /** Per-PSP latency and outcome for the partner's metrics; a throwing callback never changes the answer. */
+  /** Per-PSP latency and outcome for the partner's metrics; the callback never changes the answer. */
   function metric (request: Request, event: ForwardMetric): void {
-    if (onForward === undefined) return
-    try {
-      onForward(event)
-    } catch (err) {
-      request.log.error({ err }, 'card-forwarding: onForward callback threw')
-    }
+    reportForward(event, request.log)
   }
+}
+
+function partnerFault (reason: string, cause: unknown): Failure {
+  return tagFailure(new InternalError({ cause }), { reason })
 }

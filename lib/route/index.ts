@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify'
 import type { PaymentSharingRequest } from '../../types/index.ts'
-import { requestLogSerializers, type Audit } from '../audit.ts'
+import type { Audit } from '../audit.ts'
+import { redactingSerializers } from '../logging.ts'
 import type { Authenticate } from '../edge/auth.ts'
 import type { ResolvedOptions } from '../options/index.ts'
 import { createRequestChecks } from './request-checks.ts'
@@ -26,7 +27,7 @@ export function registerPaymentRoute (fastify: FastifyInstance, options: Resolve
       response: { 200: ForwardResponseSchema, '4xx': ErrorSchema, '5xx': ErrorSchema }
     },
     validatorCompiler: strictValidatorCompiler as FastifySchemaCompiler<any>,
-    logSerializers: requestLogSerializers,
+    logSerializers: redactingSerializers,
     onRequest: [shutdown.refuseWhenClosing, ...createRequestChecks(options.isAllowedIp, authenticate)],
     handler: createForwardHandler({ options, audit, idempotency, shutdown })
   })

@@ -1,13 +1,13 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, ValueErrorType, type ValueError } from '@sinclair/typebox/compiler'
 import type { FastifySchemaCompiler } from 'fastify'
-import * as errors from '../errors.ts'
+import { ANSWER_CODES } from './error-codes.ts'
 
 /** Printable ASCII without spaces: no CR/LF, no control or non-ASCII characters. */
 const PRINTABLE = '^[\\x21-\\x7E]+$'
 
 export const CustomerIdentifiersSchema = Type.Object({
-  email: Type.Optional(Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]{1,64}@[^\\s@]+$', description: "The shopper's email, compared case-insensitively" })),
+  email: Type.Optional(Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]{1,64}@[^\\s@]+$', description: "The shopper's email, compared in RFC 8265's prepared form (case and width folded, NFC; an address with a compatibility character never matches)" })),
   customerId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: PRINTABLE, description: "The partner's customer id, compared exactly" }))
 }, {
   additionalProperties: false,
@@ -31,20 +31,10 @@ export const ForwardResponseSchema = Type.Object({
 
 export const ErrorSchema = Type.Object({
   statusCode: Type.Integer(),
-  code: Type.String({ description: `Stable, by status: ${errorCodes()}` }),
+  code: Type.String({ description: `Stable, by status: ${[...ANSWER_CODES].map(([code, status]) => `${status} ${code}`).join(', ')}` }),
   error: Type.String({ description: 'The status text' }),
   message: Type.String({ description: 'Safe to show: never a card number, token, key or email' })
-}, { description: "Fastify's error shape. After a 4xx, nothing was forwarded" })
-
-/** Every code the route answers with; the package's own are read from lib/errors.ts so the list cannot drift. */
-function errorCodes (): string {
-  const fastifyCodes: Array<[number, string]> = [[400, 'FST_ERR_VALIDATION'], [413, 'FST_ERR_CTP_BODY_TOO_LARGE'], [500, 'CARD_FORWARDING_INTERNAL_ERROR'], [503, 'FST_UNDER_PRESSURE']]
-  const ownCodes = Object.values(errors)
-    .filter(value => typeof value === 'function' && value.prototype instanceof Error && value !== errors.OAuthError)
-    .map(ErrorClass => new (ErrorClass as any)() as { statusCode: number, code: string })
-    .map(({ statusCode, code }): [number, string] => [statusCode, code])
-  return [...fastifyCodes, ...ownCodes].sort((a, b) => a[0] - b[0]).map(([status, code]) => `${status} ${code}`).join(', ')
-}
+}, { description: "Fastify's error shape, always with one of the codes listed. After a 4xx nothing was forwarded, nor after a 500 CARD_FORWARDING_INTERNAL_ERROR (the partner's vault lookup or store failed, whatever its own error said)" })
 
 /**
  * The route's own validator: TypeBox's compiler never coerces types or strips fields (Fastify's

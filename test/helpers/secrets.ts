@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 
 /**
- * What must never appear in a log line (DESIGN §7, catalogue D37): a PAN, a CVC, a bearer token,
+ * What must never appear in a log line (docs/THREAT-MODEL.md D37): a PAN, a CVC, a bearer token,
  * an API key or an email address. Used by the per-file log tests and by the suite-wide scan.
  */
 export interface Finding { rule: string, line: string }

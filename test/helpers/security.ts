@@ -4,7 +4,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Test } from 'tap'
 import type { Harness } from './harness.ts'
 
-/** The fixed messages of DESIGN §4's error rows: a denial never carries anything else. */
+/** The fixed messages of the README's error table: a denial never carries anything else (docs/THREAT-MODEL.md B27). */
 const MESSAGES: Record<string, string | RegExp> = {
   FST_ERR_VALIDATION: /^body[\w/]* is invalid$/,
   CARD_FORWARDING_UNAUTHORIZED: 'Invalid or missing bearer token',
@@ -19,7 +19,7 @@ const MESSAGES: Record<string, string | RegExp> = {
 export interface Reply { statusCode: number, headers: Record<string, unknown>, json: any }
 
 /**
- * Sends one request and asserts it was refused with exactly DESIGN's generic error body (no
+ * Sends one request and asserts it was refused with exactly the README's generic error body (no
  * library message, no token fragment, no claim value) and that nothing reached the PSP or the
  * destination meanwhile.
  */
@@ -29,7 +29,7 @@ export async function expectDenied (t: Test, h: Harness, send: () => Promise<Rep
   const res = await send()
   t.equal(res.statusCode, statusCode, name)
   const message = MESSAGES[code] ?? STATUS_CODES[statusCode] as string
-  t.same(Object.keys(res.json ?? {}).sort(), ['code', 'error', 'message', 'statusCode'], `${name}: DESIGN's error shape`)
+  t.same(Object.keys(res.json ?? {}).sort(), ['code', 'error', 'message', 'statusCode'], `${name}: the error shape`)
   t.match(res.json, { statusCode, code, error: STATUS_CODES[statusCode] }, `${name}: status and code`)
   if (typeof message === 'string') t.equal(res.json?.message, message, `${name}: generic message`)
   else t.match(res.json?.message, message, `${name}: names the path, never the value`)

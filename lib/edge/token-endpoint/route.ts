@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createSigner } from 'fast-jwt'
-import { requestLogSerializers, type Audit } from '../../audit.ts'
+import type { Audit } from '../../audit.ts'
 import { OAuthError, type Failure } from '../../errors.ts'
+import { redactingSerializers } from '../../logging.ts'
 import type { AuthOptions } from '../../../types/index.ts'
 import type { Client } from './clients.ts'
 import type { PublicJwk } from './keys.ts'
@@ -83,7 +84,7 @@ export async function registerTokenEndpoint (fastify: FastifyInstance, endpoint:
       if (typeof (failure as Failure).retryAfter === 'number') reply.header('retry-after', String((failure as Failure).retryAfter))
       reply.code(failure.statusCode).header('cache-control', 'no-store').header('pragma', 'no-cache').send({ error: failure.error })
     })
-    scope.route({ method: 'POST', url: TOKEN_PATH, bodyLimit: FORM_LIMIT, logSerializers: requestLogSerializers, onRequest: [checkIp, limit], handler: issue })
+    scope.route({ method: 'POST', url: TOKEN_PATH, bodyLimit: FORM_LIMIT, logSerializers: redactingSerializers, onRequest: [checkIp, limit], handler: issue })
     scope.get(JWKS_PATH, async (_request, reply) => {
       reply.header('cache-control', 'public, max-age=300')
       return jwks
