@@ -125,6 +125,20 @@ t.test('F60 errors from an idempotency store or an adapter\'s isRecord never rea
   t.match(picky.audits.at(-1), { event: 'internal_error', code: 'CARD_FORWARDING_INTERNAL_ERROR', reason: 'vault_record_error' })
 })
 
+t.test('F60 a host hook that throws on the route (its own 429, a string) is one documented 500, audited: never its own code or text', async t => {
+  const thrown: Array<[string, () => unknown]> = [
+    ['a rate limiter\'s 429 with its own code', () => Object.assign(new Error('Rate limit exceeded, retry in 1 minute'), { statusCode: 429, code: 'FST_ERR_RATE_LIMITED' })],
+    ['a string', () => 'host hook failed']
+  ]
+  for (const [name, error] of thrown) {
+    const h = await buildHarness(t, { before: app => { app.addHook('onRequest', async () => { throw error() }) } })
+    const res = await h.post(validBody)
+    t.same([res.statusCode, res.json], [500, INTERNAL], `${name}: the plugin's own 500`)
+    t.match(h.audits, [{ event: 'internal_error', statusCode: 500, reason: 'unexpected_error' }], `${name}: audited`)
+    t.equal(h.simulator.requests.length, 0, `${name}: nothing forwarded`)
+  }
+})
+
 t.test('F59 an adapter whose close() rejects or throws never stops the app from closing', async t => {
   const closing = (close: () => Promise<void>) => ({ name: 'custom', isRecord: (record: unknown): record is any => record !== null, forward: async () => { throw new Error('unused') }, close })
   const h = await buildHarness(t, { plugin: { psps: { psp: closing(async () => { throw new Error('pool already gone') }), other: closing(() => { throw new Error('sync') }) } } })
