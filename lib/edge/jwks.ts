@@ -1,4 +1,4 @@
-import { createPublicKey, type JsonWebKey } from 'node:crypto'
+import { createPublicKey, type JsonWebKeyInput } from 'node:crypto'
 import { Agent, request } from 'undici'
 import { AuthUnavailableError } from '../errors.ts'
 
@@ -22,6 +22,9 @@ export class UnknownKeyError extends Error {
 }
 
 interface UsableKey { pem: string, algorithms: string[] }
+
+/** A JWKS entry before it is checked: anything. (Not node:crypto's JsonWebKey: recent @types/node no longer export it.) */
+interface JwkCandidate { kid?: unknown, use?: unknown, key_ops?: unknown, d?: unknown, kty?: unknown, crv?: unknown, alg?: unknown }
 
 const KTY_FOR: Record<string, string> = { RS: 'RSA', PS: 'RSA', ES: 'EC', Ed: 'OKP' }
 const CRV_FOR: Record<string, string> = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521', EdDSA: 'Ed25519' }
@@ -74,7 +77,7 @@ export function createJwksKeySource (options: JwksOptions) {
     const set = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { keys?: unknown } | null
     if (!Array.isArray(set?.keys)) throw new Error('JWKS has no keys array')
     const next = new Map<string, UsableKey>()
-    for (const jwk of set.keys as JsonWebKey[]) {
+    for (const jwk of set.keys as JwkCandidate[]) {
       if (next.size >= maxKeys) break
       const key = usableKey(jwk)
       if (key !== null) next.set(jwk.kid as string, key)
@@ -84,7 +87,7 @@ export function createJwksKeySource (options: JwksOptions) {
   }
 
   /** RFC 7517: a signing key (use/key_ops), of a type and curve our pinned algorithms allow. */
-  function usableKey (jwk: JsonWebKey): UsableKey | null {
+  function usableKey (jwk: JwkCandidate): UsableKey | null {
     if (jwk === null || typeof jwk !== 'object' || typeof jwk.kid !== 'string' || !KID.test(jwk.kid)) return null
     if (jwk.use !== undefined && jwk.use !== 'sig') return null
     if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'))) return null
@@ -93,7 +96,7 @@ export function createJwksKeySource (options: JwksOptions) {
     const usable = jwk.alg === undefined ? fitting : fitting.filter(alg => alg === jwk.alg)
     if (usable.length === 0) return null
     try {
-      return { pem: createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString(), algorithms: usable }
+      return { pem: createPublicKey({ key: jwk as JsonWebKeyInput['key'], format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString(), algorithms: usable }
     } catch {
       return null
     }
