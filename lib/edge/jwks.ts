@@ -17,6 +17,9 @@ export interface JwksOptions {
   maxStaleMs?: number
 }
 
+/** One fetch's budget unless `timeoutMs` says otherwise (the plugin's `auth.jwksTimeoutMs`). */
+export const DEFAULT_JWKS_TIMEOUT_MS = 2500
+
 export class UnknownKeyError extends Error {
   code = 'JWKS_NO_USABLE_KEY'
 }
@@ -39,7 +42,7 @@ const MAX_JWKS_BYTES = 65_536
  * within the fetch timeout, never a hang.
  */
 export function createJwksKeySource (options: JwksOptions) {
-  const { url, algorithms, timeoutMs = 2500, ttlMs = 600_000, cooldownMs = 30_000, maxKeys = 20 } = options
+  const { url, algorithms, timeoutMs = DEFAULT_JWKS_TIMEOUT_MS, ttlMs = 600_000, cooldownMs = 30_000, maxKeys = 20 } = options
   const maxStaleMs = options.maxStaleMs ?? 2 * ttlMs
   const dispatcher = new Agent({ connectTimeout: timeoutMs, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
   let keys = new Map<string, UsableKey>()
