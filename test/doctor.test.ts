@@ -90,10 +90,12 @@ export default async () => ({
   'unknown-adapter.json': json({ ...base, psps: { paypal: { adapter: 'paypal', clientId: 'x' } } }),
   'not-an-adapter.json': json({ ...base, psps: { stripe: 'sk_test_0000' } }),
   'no-ips.json': json({ ...base, allowedIps: [], psps: { stripe: { adapter: 'stripe', apiKey: 'sk_test_0000' } } }),
-  'jwks-down.json': json({ ...base, auth: { ...base.auth, jwksUrl: deadJwksUrl }, psps: { stripe: { adapter: 'stripe', apiKey: 'sk_test_0000' } } }),
+  // No jwksTimeoutMs: the default budget (a refusal is instant).
+  'jwks-down.json': json({ ...base, auth: { ...base.auth, jwksUrl: deadJwksUrl, jwksTimeoutMs: undefined }, psps: { stripe: { adapter: 'stripe', apiKey: 'sk_test_0000' } } }),
   'jwks-unusable.json': json({ ...base, auth: { ...base.auth, algorithms: ['ES256'] }, psps: { stripe: { adapter: 'stripe', apiKey: 'sk_test_0000' } } }),
   'jwks-hangs.json': json({ ...base, auth: { ...base.auth, jwksUrl: hangingJwksUrl, jwksTimeoutMs: 300 }, psps: { stripe: { adapter: 'stripe', apiKey: 'sk_test_0000' } } }),
-  'a-directory': {}
+  'a-directory': {},
+  'missing-import.mjs': "import 'no-such-package-for-doctor'\nexport default {}\n"
 })
 
 interface Run { how: string, code: number | null, stdout: string, stderr: string }
@@ -166,6 +168,7 @@ const runs = {
   jwksUnusable: doctor('doctor', '--config', 'jwks-unusable.json'),
   jwksHangs: doctor('doctor', '--config', 'jwks-hangs.json'),
   directory: doctor('doctor', '--config', 'a-directory'),
+  missingImport: doctor('doctor', '--config', 'missing-import.mjs'),
   misspelled: doctor('doctr', '--config', 'full.json'),
   extra: doctor('doctor', 'full.json', '--config', 'full.json'),
   help: doctor('--help'),
@@ -252,6 +255,7 @@ const failures: Array<[keyof typeof runs, string, RegExp | string]> = [
   ['missing', 'a config file that does not exist', `✖ config: missing.json does not exist (looked for ${join(dir, 'missing.json')})`],
   ['missingModule', 'a config module that does not exist', `✖ config: missing.mjs does not exist (looked for ${join(dir, 'missing.mjs')})`],
   ['directory', 'a config path that is a directory', '✖ config: a-directory is not a file'],
+  ['missingImport', 'a config module importing a package that is not installed: the loader says which', /^✖ config: Cannot find (?:package|module) 'no-such-package-for-doctor'/],
   ['broken', 'a config file that is not JSON', /^✖ config: broken.json is not valid JSON$/m],
   ['brokenSecret', 'invalid JSON around a secret (the message of the parser would quote it)', /^✖ config: broken-secret.json is not valid JSON$/m],
   ['unquotedSecret', 'a module whose evaluation fails on a secret (the message of the engine would quote it)', /^✖ config: unquoted-secret.mjs failed to load \(ReferenceError; its message is not shown, it may quote the config\)$/m],
