@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { createServer } from 'node:net'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { main } from '../lib/cli/main.ts'
+import { untilClosed } from '../lib/cli/output.ts'
 import { generateTestKeys, startJwksServer } from '../lib/sandbox/tokens.ts'
 
 const BIN = fileURLToPath(new URL('../lib/cli/bin.ts', import.meta.url))
@@ -25,6 +26,11 @@ const rsa = generateTestKeys('RS256', 'rokt-rsa-1')
 const jwks = await startJwksServer({ keys: [rsa.jwk] })
 t.teardown(() => jwks.close())
 const deadJwksUrl = `http://127.0.0.1:${await closedPort()}/.well-known/jwks.json`
+// Accepts the connection, never answers.
+const hanging = createServer(socket => { socket.on('error', () => {}) }).listen(0, '127.0.0.1')
+await new Promise(resolve => hanging.once('listening', resolve))
+t.teardown(() => { hanging.close() })
+const hangingJwksUrl = `http://127.0.0.1:${(hanging.address() as { port: number }).port}/.well-known/jwks.json`
 const credentialJwksUrl = deadJwksUrl.replace('http://', `http://doctor:${SECRETS.JWKS_PASSWORD}@`) + `?key=${SECRETS.JWKS_PASSWORD}`
 
 const base = {
@@ -85,8 +91,12 @@ export default async () => ({
   'unknown-adapter.json': json({ ...base, psps: { paypal: { adapter: 'paypal', clientId: 'x' } } }),
   'not-an-adapter.json': json({ ...base, psps: { stripe: 'sk_test_0000' } }),
   'no-ips.json': json({ ...base, allowedIps: [], psps: { stripe: { adapter: 'stripe', apiKey: 'sk_test_0000' } } }),
-  'jwks-down.json': json({ ...base, auth: { ...base.auth, jwksUrl: deadJwksUrl }, psps: { stripe: { adapter: 'stripe', apiKey: 'sk_test_0000' } } }),
-  'jwks-unusable.json': json({ ...base, auth: { ...base.auth, algorithms: ['ES256'] }, psps: { stripe: { adapter: 'stripe', apiKey: 'sk_test_0000' } } })
+  // No jwksTimeoutMs: the default budget (a refusal is instant).
+  'jwks-down.json': json({ ...base, auth: { ...base.auth, jwksUrl: deadJwksUrl, jwksTimeoutMs: undefined }, psps: { stripe: { adapter: 'stripe', apiKey: 'sk_test_0000' } } }),
+  'jwks-unusable.json': json({ ...base, auth: { ...base.auth, algorithms: ['ES256'] }, psps: { stripe: { adapter: 'stripe', apiKey: 'sk_test_0000' } } }),
+  'jwks-hangs.json': json({ ...base, auth: { ...base.auth, jwksUrl: hangingJwksUrl, jwksTimeoutMs: 300 }, psps: { stripe: { adapter: 'stripe', apiKey: 'sk_test_0000' } } }),
+  'a-directory': {},
+  'missing-import.mjs': "import 'no-such-package-for-doctor'\nexport default {}\n"
 })
 
 interface Run { how: string, code: number | null, stdout: string, stderr: string }
@@ -157,6 +167,11 @@ const runs = {
   noIps: doctor('doctor', '--config', 'no-ips.json'),
   jwksDown: doctor('doctor', '--config', 'jwks-down.json'),
   jwksUnusable: doctor('doctor', '--config', 'jwks-unusable.json'),
+  jwksHangs: doctor('doctor', '--config', 'jwks-hangs.json'),
+  directory: doctor('doctor', '--config', 'a-directory'),
+  missingImport: doctor('doctor', '--config', 'missing-import.mjs'),
+  misspelled: doctor('doctr', '--config', 'full.json'),
+  extra: doctor('doctor', 'full.json', '--config', 'full.json'),
   help: doctor('--help'),
   noCommand: doctor(),
   noConfig: doctor('doctor'),
@@ -238,8 +253,10 @@ t.test('a CommonJS module: one Braintree config name for every destination', asy
 })
 
 const failures: Array<[keyof typeof runs, string, RegExp | string]> = [
-  ['missing', 'a config file that does not exist', /^✖ config: ENOENT: no such file or directory/],
-  ['missingModule', 'a config module that does not exist (its own message names only the path)', /^✖ config: Cannot find module .*missing\.mjs/],
+  ['missing', 'a config file that does not exist', `✖ config: missing.json does not exist (looked for ${join(dir, 'missing.json')})`],
+  ['missingModule', 'a config module that does not exist', `✖ config: missing.mjs does not exist (looked for ${join(dir, 'missing.mjs')})`],
+  ['directory', 'a config path that is a directory', '✖ config: a-directory is not a file'],
+  ['missingImport', 'a config module importing a package that is not installed: the loader says which', /^✖ config: Cannot find (?:package|module) 'no-such-package-for-doctor'/],
   ['broken', 'a config file that is not JSON', /^✖ config: broken.json is not valid JSON$/m],
   ['brokenSecret', 'invalid JSON around a secret (the message of the parser would quote it)', /^✖ config: broken-secret.json is not valid JSON$/m],
   ['unquotedSecret', 'a module whose evaluation fails on a secret (the message of the engine would quote it)', /^✖ config: unquoted-secret.mjs failed to load \(ReferenceError; its message is not shown, it may quote the config\)$/m],
@@ -251,7 +268,9 @@ const failures: Array<[keyof typeof runs, string, RegExp | string]> = [
   ['notAnAdapter', 'a PSP that is neither an adapter nor a description of one', '✖ options: psps.stripe: not a PspAdapter (needs name, isRecord and forward)'],
   ['noIps', 'options the plugin refuses at registration', '✖ options: allowedIps: give at least one address or CIDR'],
   ['jwksDown', 'a JWKS URL that does not answer', `✖ jwks ${deadJwksUrl}: no key set: connect ECONNREFUSED`],
-  ['jwksUnusable', 'a JWKS without a key for the configured algorithms', `✖ jwks ${jwks.url}: answers, but with no signing key usable with ES256`]
+  ['jwksUnusable', 'a JWKS without a key for the configured algorithms', `✖ jwks ${jwks.url}: answers, but with no signing key usable with ES256`],
+  ['jwksHangs', 'a JWKS that never answers: the timeout and the option that sets it', `✖ jwks ${hangingJwksUrl}: no key set: no answer within 300 ms ` +
+    '(auth.jwksTimeoutMs, default 2500, sets how long the plugin waits)']
 ]
 for (const [name, what, message] of failures) {
   t.test(`fails with a clear message: ${what}`, async t => {
@@ -270,9 +289,20 @@ t.test('usage', async t => {
     t.equal(run.code, 0, run.how)
     t.match(run.stdout, 'Usage: fastify-rokt-card-forwarding doctor --config <file>')
   }
-  for (const run of [...await runs.noCommand, ...await runs.noConfig]) {
+  for (const run of await runs.noCommand) {
     t.equal(run.code, 2, run.how)
     t.match(run.stderr, /^Usage: /)
+  }
+  for (const [name, problem] of [
+    ['noConfig', 'doctor needs the config file: --config <file>'],
+    ['misspelled', 'unknown command "doctr": the command is doctor'],
+    ['extra', 'unexpected argument "full.json"']
+  ] as const) {
+    for (const run of await runs[name]) {
+      t.equal(run.code, 2, `${name}, ${run.how}`)
+      t.ok(run.stderr.startsWith(`${problem}\n\nUsage: `), run.stderr)
+      t.equal(run.stdout, '')
+    }
   }
   for (const run of await runs.badOption) {
     t.equal(run.code, 2, run.how)
@@ -305,4 +335,29 @@ t.test('A46 the host\'s server timeouts: warned about when off, confirmed when s
   }
   for (const run of bad) t.match([run.code, run.stderr], [1, /^✖ server: must be an object of Fastify server options/])
   for (const run of await runs.full) t.match(run.stdout, '- server: not in the config: your Fastify timeouts and trustProxy are not checked (give them under "server")')
+})
+
+t.test('piped into a reader that goes away (doctor | head): no EPIPE stack trace, the checks still decide the exit code', async t => {
+  const env = { ...process.env, NODE_OPTIONS: '', _TAPJS_PROCESSINFO_COVERAGE_: '0' }
+  const child = spawn(process.execPath, ['--import', TSX, BIN, 'doctor', '--config', 'full.json'], { cwd: dir, env })
+  // The reader is gone before the first line is written.
+  child.stdout.destroy()
+  let stderr = ''
+  child.stderr.on('data', chunk => { stderr += chunk })
+  const code = await new Promise(resolve => child.on('close', resolve))
+  t.equal(code, 0)
+  t.equal(stderr, '', 'nothing on stderr: no EPIPE, no stack trace')
+})
+
+t.test('untilClosed: EPIPE closes the output, any other error is thrown', async t => {
+  const listeners: Array<(err: NodeJS.ErrnoException) => void> = []
+  const writes: string[] = []
+  const stream = { isTTY: true, write: (text: string) => writes.push(text), on: (_event: 'error', listener: (err: NodeJS.ErrnoException) => void) => listeners.push(listener) }
+  const out = untilClosed(stream)
+  t.equal(out.isTTY, true)
+  out.write('a')
+  listeners[0](Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }))
+  out.write('b')
+  t.same(writes, ['a'], 'nothing is written once the reader is gone')
+  t.throws(() => listeners[0](Object.assign(new Error('write EIO'), { code: 'EIO' })), /EIO/)
 })

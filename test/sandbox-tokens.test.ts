@@ -63,17 +63,56 @@ t.test('generateTestKeys defaults to RS256 with a random kid', async (t) => {
 })
 
 t.test('HMAC secret: HS256 by default; RS256 is the default with a private key', async (t) => {
-  const token = mintToken({ secret: 'a-very-long-test-secret-of-32-bytes!', issuer: 'i', audience: 'a' })
+  const token = mintToken({ secret: 'a-very-long-test-secret-of-32-bytes!', issuer: 'i', audience: 'a', clientId: 'c' })
   t.equal(decode(token).header.alg, 'HS256')
   t.equal(createVerifier({ key: 'a-very-long-test-secret-of-32-bytes!', algorithms: ['HS256'] })(token).iss, 'i')
 
   const keys = generateTestKeys('RS256')
-  t.equal(decode(mintToken({ privateKey: keys.privateKey, issuer: 'i', audience: 'a' })).header.alg, 'RS256')
+  t.equal(decode(mintToken({ privateKey: keys.privateKey, issuer: 'i', audience: 'a', clientId: 'c' })).header.alg, 'RS256')
+})
+
+t.test('the key may come first: a key pair (its kid and algorithm), a PEM private key or a secret', async (t) => {
+  const claims = { issuer: 'https://idp.example/', audience: 'rokt-payment-sharing', clientId: 'rokt', scope: 'payment-sharing' }
+  for (const kind of ['RS256', 'ES256', 'EdDSA'] as const) {
+    const keys = generateTestKeys(kind, `pair-${kind}`)
+    const fromPair = mintToken(keys, claims)
+    t.same(decode(fromPair).header, { alg: kind, typ: 'at+jwt', kid: `pair-${kind}` }, `${kind}: the pair's kid and its key's algorithm`)
+    const payload = createVerifier({ key: keys.publicKey, algorithms: [kind] })(fromPair)
+    t.same([payload.iss, payload.aud, payload.client_id, payload.sub, payload.scope], [claims.issuer, claims.audience, 'rokt', 'rokt', 'payment-sharing'],
+      'sub defaults to the client id (RFC 9068 §2.2)')
+    t.same(decode(mintToken(keys.privateKey, claims)).header, { alg: kind, typ: 'at+jwt' }, `${kind}: a bare PEM has no kid`)
+  }
+  const secret = 'a-very-long-test-secret-of-32-bytes!'
+  t.equal(createVerifier({ key: secret, algorithms: ['HS256'] })(mintToken(secret, claims)).client_id, 'rokt', 'a string that is not PEM is an HMAC secret')
+  t.equal(decode(mintToken(generateTestKeys('RS256', 'k'), { ...claims, kid: 'other', subject: 'svc' })).header.kid, 'other', 'options win over the pair')
+  t.equal(decode(mintToken(generateTestKeys('RS256', 'k'), { ...claims, subject: 'svc' })).payload.sub, 'svc')
+})
+
+t.test('a token the plugin would refuse for a missing claim is not minted: the error names the options', async (t) => {
+  const keys = generateTestKeys('ES256')
+  t.throws(() => mintToken(keys), {
+    name: 'TypeError',
+    message: 'mintToken: the token would have no issuer (iss), audience (aud), clientId (client_id), and the plugin refuses it. ' +
+      'Pass issuer, audience, clientId (they must match your auth options), or remove a claim on purpose with claims: { iss: undefined }'
+  })
+  t.throws(() => mintToken(keys.privateKey), { message: /no issuer \(iss\), audience \(aud\), clientId \(client_id\),/ }, 'positional PEM: the same message')
+  t.throws(() => mintToken(keys, { issuer: 'i', audience: 'a' }), { message: /no clientId \(client_id\), .*Pass clientId /s })
+  t.throws(() => mintToken(keys, { issuer: 'i', clientId: 'c' }), { message: /no audience \(aud\), .*claims: \{ aud: undefined \}/s })
+  const noSub = 'mintToken: the token would have no subject (sub), and the plugin refuses it. ' +
+    'Pass subject (they must match your auth options), or remove a claim on purpose with claims: { sub: undefined }'
+  t.throws(() => mintToken(keys, { issuer: 'i', audience: 'a', typ: 'JWT' }), { message: noSub }, 'another profile: sub still required')
+  t.notOk('sub' in decode(mintToken(keys, { issuer: 'i', audience: 'a', clientId: 'c', claims: { sub: undefined } })).payload, 'removed on purpose')
+  const auth0 = decode(mintToken(keys, { issuer: 'i', audience: 'a', subject: 'abc@clients', typ: 'JWT', claims: { azp: 'abc' } })).payload
+  t.notOk('client_id' in auth0, 'a token of another profile (typ JWT) names its client its own way')
+  t.equal(auth0.azp, 'abc')
+  t.ok(mintToken(keys, { issuer: 'i', audience: 'a', subject: 's', header: { typ: 'application/at+jwt' }, claims: { client_id: 'c' } }), 'client_id given as a claim')
+  t.throws(() => mintToken(keys, { issuer: 'i', audience: 'a', subject: 's', header: { typ: 'application/at+jwt' } }), { message: /no clientId \(client_id\)/ },
+    'at+jwt in its long form is RFC 9068 too')
 })
 
 t.test('claims can be added, overridden and removed; times and header are adjustable', async (t) => {
   const secret = 'another-long-test-secret-0123456789'
-  const removed = decode(mintToken({ secret, issuer: 'i', audience: 'a', claims: { exp: undefined, iat: undefined, jti: undefined, iss: undefined } }))
+  const removed = decode(mintToken({ secret, issuer: 'i', audience: 'a', clientId: 'c', claims: { exp: undefined, iat: undefined, jti: undefined, iss: undefined } }))
   t.notOk('exp' in removed.payload)
   t.notOk('iat' in removed.payload, 'fast-jwt does not put iat back')
   t.notOk('jti' in removed.payload)
@@ -88,7 +127,7 @@ t.test('claims can be added, overridden and removed; times and header are adjust
     issuedAt: 1_700_000_000,
     expiresInSeconds: -60,
     typ: 'JWT',
-    claims: { nbf: 1_700_000_100, scp: ['payment-sharing'], sub: 'override' },
+    claims: { nbf: 1_700_000_100, scp: ['payment-sharing'], sub: 'override', client_id: undefined },
     subject: 'ignored',
     header: { jku: 'https://evil.example/jwks.json' }
   }))
@@ -103,8 +142,11 @@ t.test('claims can be added, overridden and removed; times and header are adjust
   t.notOk('scope' in custom.payload)
 })
 
-t.test('mintToken without a key refuses', async (t) => {
-  t.throws(() => mintToken({ issuer: 'i', audience: 'a' }), { name: 'TypeError', message: /privateKey or a secret/ })
+t.test('mintToken without a key refuses, naming the ways to give one', async (t) => {
+  t.throws(() => mintToken({ issuer: 'i', audience: 'a', clientId: 'c' }), {
+    name: 'TypeError',
+    message: 'mintToken needs a key: mintToken(keys, { issuer, audience, clientId }), or { privateKey } or { secret } in its options'
+  })
 })
 
 t.test('JWKS server serves the keys over loopback, counts fetches, swaps keys', async (t) => {

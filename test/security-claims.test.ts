@@ -22,7 +22,7 @@ t.test('B47 weak keys: RSA under 2048 bits, EC off the NIST curves and HMAC secr
   t.ok(await harness(t, { publicKey: rsa(3072).publicKey }), 'RSA 3072 is fine')
 
   const weak = rsa(1024)
-  const weakJwk = { ...createPublicKey(weak.publicKey).export({ format: 'jwk' }), kid: 'weak', alg: 'RS256', use: 'sig' }
+  const weakJwk = { ...createPublicKey(weak.publicKey).export({ format: 'jwk' }), kty: 'RSA', kid: 'weak', alg: 'RS256', use: 'sig' }
   const strong = generateTestKeys('RS256', 'strong')
   const jwks = await startJwksServer({ keys: [weakJwk, strong.jwk] })
   t.teardown(jwks.close)

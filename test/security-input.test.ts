@@ -173,16 +173,14 @@ t.test('C35 object authorisation: every mismatch gets the same 404 body, from th
     ['a known customerId with another email', { ...validBody, customerIdentifiers: { email: 'b@example.com', customerId: 'cus_1' } }]
   ]
   const bodies = new Set<string>()
-  const timings: number[] = []
   for (const [name, body] of cases) {
-    const started = process.hrtime.bigint()
     const res = await expectDenied(t, h, () => h.post(body), 404, 'CARD_FORWARDING_PAYMENT_METHOD_NOT_FOUND', name)
-    timings.push(Number(process.hrtime.bigint() - started) / 1e6)
     bodies.add(JSON.stringify(res.json))
   }
   t.equal(bodies.size, 1, 'one body for every case: no enumeration oracle')
+  // The same path for every miss (the identifiers are compared in constant time, lib/route/identifiers.ts);
+  // latency is a benchmark's business, never a timed test's.
   t.equal(resolver.calls, cases.length, 'every case went through the resolver and the identifier check')
-  t.ok(Math.max(...timings) - Math.min(...timings) < 50, `similar latency (${timings.map(n => n.toFixed(1)).join(', ')} ms)`)
   t.ok(h.audits.every(a => a.event === 'not_found' && /^[0-9a-f]{16}$/.test(a.referenceHash as string)))
   const own = await h.post({ ...validBody, partnerPaymentReference: 'ORDER_B', customerIdentifiers: { email: 'B@Example.com', customerId: 'cus_b' } })
   t.equal(own.statusCode, 200, 'the control: B\'s own identifiers open B\'s reference')

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { main } from './main.ts'
+import { untilClosed } from './output.ts'
 
-main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() }).then(code => {
+main(process.argv.slice(2), { stdout: untilClosed(process.stdout), stderr: untilClosed(process.stderr), cwd: process.cwd() }).then(code => {
   process.exitCode = code
 })

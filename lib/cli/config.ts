@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
@@ -9,6 +9,10 @@ import { pathToFileURL } from 'node:url'
  */
 export async function loadConfig (file: string, cwd: string): Promise<Record<string, any>> {
   const path = resolve(cwd, file)
+  // Said plainly: fs and the module loader would say ENOENT or ERR_MODULE_NOT_FOUND.
+  const found = await stat(path).catch(() => undefined)
+  if (found === undefined) throw new Error(`${file} does not exist (looked for ${path})`)
+  if (!found.isFile()) throw new Error(`${file} is not a file`)
   let config: unknown
   if (extname(path) === '.json') {
     const text = await readFile(path, 'utf8')

@@ -6,7 +6,7 @@ import { braintree } from '../psp/adapters/braintree.ts'
 import { checkoutCom } from '../psp/adapters/checkout-com.ts'
 import { stripe } from '../psp/adapters/stripe.ts'
 import { AuthUnavailableError } from '../errors.ts'
-import { createJwksKeySource } from '../edge/jwks.ts'
+import { createJwksKeySource, DEFAULT_JWKS_TIMEOUT_MS } from '../edge/jwks.ts'
 import { algorithmsFor } from '../options/auth.ts'
 import { resolveOptions } from '../options/index.ts'
 import { serverTimeoutWarnings } from '../options/server.ts'
@@ -113,6 +113,15 @@ async function validate (options: Record<string, any>, server: Record<string, an
   return resolveOptions(options as any, { trustProxy: server.trustProxy })
 }
 
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
+
+/** Why a JWKS fetch failed; a timeout says how long was waited and which option sets it. */
+function fetchFailure (cause: unknown, timeoutMs: number): string {
+  const { name, code, message } = cause as { name?: string, code?: string, message: string }
+  if (name !== 'TimeoutError' && !TIMEOUT_CODES.has(String(code))) return message
+  return `no answer within ${timeoutMs} ms (auth.jwksTimeoutMs, default ${DEFAULT_JWKS_TIMEOUT_MS}, sets how long the plugin waits)`
+}
+
 /** Fetches the JWKS the way the plugin does and counts the keys it would accept. */
 async function probeJwks (auth: AuthOptions & { jwksUrl: string }): Promise<number> {
   const algorithms = algorithmsFor(auth)
@@ -120,7 +129,7 @@ async function probeJwks (auth: AuthOptions & { jwksUrl: string }): Promise<numb
   try {
     // An unknown kid makes the source fetch the key set; only a fetch that failed is an error here.
     await source.getKey('doctor-probe', algorithms[0]).catch((err: Error) => {
-      if (err instanceof AuthUnavailableError) throw new Error(`no key set: ${(err.cause as Error).message}`)
+      if (err instanceof AuthUnavailableError) throw new Error(`no key set: ${fetchFailure(err.cause, auth.jwksTimeoutMs ?? DEFAULT_JWKS_TIMEOUT_MS)}`)
     })
     if (source.size === 0) throw new Error(`answers, but with no signing key usable with ${algorithms.join(', ')}`)
     return source.size

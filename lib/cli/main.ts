@@ -25,9 +25,17 @@ export async function main (argv: string[], io: DoctorIo): Promise<number> {
     io.stdout.write(USAGE)
     return 0
   }
-  if (positionals.length !== 1 || positionals[0] !== 'doctor' || values.config === undefined) {
-    io.stderr.write(USAGE)
+  const [command, ...extra] = positionals
+  const problem = command === undefined
+    ? undefined
+    : command !== 'doctor'
+      ? `unknown command "${command}": the command is doctor`
+      : extra.length > 0
+        ? `unexpected argument "${extra[0]}"`
+        : values.config === undefined ? 'doctor needs the config file: --config <file>' : undefined
+  if (command === undefined || problem !== undefined) {
+    io.stderr.write(problem === undefined ? USAGE : `${problem}\n\n${USAGE}`)
     return 2
   }
-  return await doctor(values.config, io)
+  return await doctor(values.config as string, io)
 }

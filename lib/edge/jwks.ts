@@ -1,4 +1,4 @@
-import { createPublicKey, type JsonWebKey } from 'node:crypto'
+import { createPublicKey, type JsonWebKeyInput } from 'node:crypto'
 import { Agent, request } from 'undici'
 import { AuthUnavailableError } from '../errors.ts'
 import { keyWeakness } from './key-strength.ts'
@@ -18,11 +18,17 @@ export interface JwksOptions {
   maxStaleMs?: number
 }
 
+/** One fetch's budget unless `timeoutMs` says otherwise (the plugin's `auth.jwksTimeoutMs`). */
+export const DEFAULT_JWKS_TIMEOUT_MS = 2500
+
 export class UnknownKeyError extends Error {
   code = 'JWKS_NO_USABLE_KEY'
 }
 
 interface UsableKey { pem: string, algorithms: string[] }
+
+/** A JWKS entry before it is checked: anything. (Not node:crypto's JsonWebKey: recent @types/node no longer export it.) */
+interface JwkCandidate { kid?: unknown, use?: unknown, key_ops?: unknown, d?: unknown, kty?: unknown, crv?: unknown, alg?: unknown }
 
 const KTY_FOR: Record<string, string> = { RS: 'RSA', PS: 'RSA', ES: 'EC', Ed: 'OKP' }
 const CRV_FOR: Record<string, string> = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521', EdDSA: 'Ed25519' }
@@ -38,7 +44,7 @@ const MAX_JWKS_BYTES = 65_536
  * within the fetch timeout, never a hang.
  */
 export function createJwksKeySource (options: JwksOptions) {
-  const { url, algorithms, timeoutMs = 2500, ttlMs = 600_000, cooldownMs = 30_000, maxKeys = 20 } = options
+  const { url, algorithms, timeoutMs = DEFAULT_JWKS_TIMEOUT_MS, ttlMs = 600_000, cooldownMs = 30_000, maxKeys = 20 } = options
   const maxStaleMs = options.maxStaleMs ?? 2 * ttlMs
   const dispatcher = new Agent({ connectTimeout: timeoutMs, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
   let keys = new Map<string, UsableKey>()
@@ -76,7 +82,7 @@ export function createJwksKeySource (options: JwksOptions) {
     const set = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { keys?: unknown } | null
     if (!Array.isArray(set?.keys)) throw new Error('JWKS has no keys array')
     const next = new Map<string, UsableKey>()
-    for (const jwk of set.keys as JsonWebKey[]) {
+    for (const jwk of set.keys as JwkCandidate[]) {
       if (next.size >= maxKeys) break
       const key = usableKey(jwk)
       if (key !== null) next.set(jwk.kid as string, key)
@@ -86,7 +92,7 @@ export function createJwksKeySource (options: JwksOptions) {
   }
 
   /** RFC 7517: a signing key (use/key_ops), of a type and curve our pinned algorithms allow, and strong enough (lib/edge/key-strength.ts). */
-  function usableKey (jwk: JsonWebKey): UsableKey | null {
+  function usableKey (jwk: JwkCandidate): UsableKey | null {
     if (jwk === null || typeof jwk !== 'object' || typeof jwk.kid !== 'string' || !KID.test(jwk.kid)) return null
     if (jwk.use !== undefined && jwk.use !== 'sig') return null
     if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'))) return null
@@ -95,7 +101,7 @@ export function createJwksKeySource (options: JwksOptions) {
     const usable = jwk.alg === undefined ? fitting : fitting.filter(alg => alg === jwk.alg)
     if (usable.length === 0) return null
     try {
-      const key = createPublicKey({ key: jwk, format: 'jwk' })
+      const key = createPublicKey({ key: jwk as JsonWebKeyInput['key'], format: 'jwk' })
       return keyWeakness(key) === null ? { pem: key.export({ type: 'spki', format: 'pem' }).toString(), algorithms: usable } : null
     } catch {
       return null

@@ -9,7 +9,10 @@ export {
 export { buildStripeSimulator, startStripeSimulator } from './stripe/simulator.ts'
 export { STRIPE_TEST_PAYMENT_METHODS } from './stripe/payment-methods.ts'
 export { STRIPE_SANDBOX_API_KEY, type StripeSimulator, type StripeSimulatorOptions, type StripeRecordedRequest } from './stripe/wire.ts'
-export { generateTestKeys, mintToken, startJwksServer, type JwksServer, type MintTokenOptions, type TestKeyPair } from './tokens.ts'
+export {
+  generateTestKeys, mintToken, startJwksServer,
+  type Jwk, type JwksServer, type MintTokenClaims, type MintTokenOptions, type TestJwk, type TestKeyKind, type TestKeyPair, type TokenKey
+} from './tokens.ts'
 export { TEST_CARDS, type SandboxCard } from './test-cards.ts'
 export { listen, type RunningServer, type RecordingServer, type SandboxServerOptions } from './server.ts'
 export { createRecorder, type Recorder, type RecorderOptions, type RecordedRequest } from './recorder.ts'

@@ -44,8 +44,13 @@ export const testLogger = {
 
 export const rsaKeys: TestKeyPair = generateTestKeys('RS256', 'rokt-rsa-1')
 
+const CLAIM_OF = { issuer: 'iss', audience: 'aud', clientId: 'client_id', subject: 'sub' } as const
+
+/** A valid token of the harness; an option overridden with `undefined` leaves its claim out (mintToken asks that be said). */
 export function token (overrides: Partial<MintTokenOptions> = {}): string {
-  return mintToken({ privateKey: rsaKeys.privateKey, issuer: ISSUER, audience: AUDIENCE, clientId: 'rokt', subject: 'rokt', scope: 'payment-sharing', kid: 'rokt-rsa-1', ...overrides })
+  const absent = Object.entries(CLAIM_OF).filter(([option]) => Object.hasOwn(overrides, option) && overrides[option as keyof typeof CLAIM_OF] === undefined)
+  const claims = { ...Object.fromEntries(absent.map(([, claim]) => [claim, undefined])), ...overrides.claims }
+  return mintToken({ privateKey: rsaKeys.privateKey, issuer: ISSUER, audience: AUDIENCE, clientId: 'rokt', subject: 'rokt', scope: 'payment-sharing', kid: 'rokt-rsa-1', ...overrides, claims })
 }
 
 export interface Harness {

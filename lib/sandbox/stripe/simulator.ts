@@ -7,6 +7,7 @@ import { createDestinationCaller } from '../outbound.ts'
 import type { DestinationAnswer, DestinationUnreachableError } from '../outbound.ts'
 import { headerStrings, recordOnArrival } from '../recorder.ts'
 import { readBodiesAsText, recorderFor, serve } from '../server.ts'
+import { createMistakeWarner } from '../warnings.ts'
 import type { SimulatorParts } from '../server.ts'
 import { forwardingInvalid, invalidRequest, maskApiKey, StripeApiError, upstreamFailure } from './errors.ts'
 import { canonical, decodeStripeForm } from './form.ts'
@@ -56,6 +57,7 @@ function createStripeSimulator (opts: StripeSimulatorOptions): SimulatorParts<St
     .map((d): Destination => ({ url: d.url, fields: { ...STRIPE_TOKEN_VAULT_FIELDS, ...d.fields } }))
   const caller = createDestinationCaller(opts.destinationTimeoutMs ?? 10_000)
   const recorder = recorderFor(opts)
+  const warn = createMistakeWarner('Stripe simulator')
   const forwardingRequests = new Map<string, unknown>()
   const idempotency = new Map<string, IdempotencyEntry>()
 
@@ -79,7 +81,10 @@ function createStripeSimulator (opts: StripeSimulatorOptions): SimulatorParts<St
   app.addHook('preHandler', async (request, reply) => {
     const key = apiKeyFrom(request.headers.authorization)
     if (key === undefined || key === '') return sendError(reply, invalidRequest(401, NO_API_KEY))
-    if (key !== apiKey) return sendError(reply, invalidRequest(401, `Invalid API Key provided: ${maskApiKey(key)}`))
+    if (key !== apiKey) {
+      warn('api-key', 'refused an API key that is not its own (401). Give the adapter STRIPE_SANDBOX_API_KEY, or start the simulator with { apiKey }.')
+      return sendError(reply, invalidRequest(401, `Invalid API Key provided: ${maskApiKey(key)}`))
+    }
   })
 
   app.setNotFoundHandler(async (request, reply) => sendError(reply, invalidRequest(404,
@@ -137,6 +142,8 @@ function createStripeSimulator (opts: StripeSimulatorOptions): SimulatorParts<St
       input = validateCreate(params)
       const found = destinations.find((d) => d.url === input.url)
       if (!found) {
+        warn(`url ${input.url}`, `refused a forward to ${input.url} (400 forwarding_api_invalid_parameter): it is not an onboarded destination. ` +
+          `Start the simulator with { destinations: [{ url: '${input.url}' }] }, as Stripe onboards each destination URL for an account.`)
         throw forwardingInvalid('url', `The url '${input.url}' is not supported by the Forwarding API configuration for this account.`)
       }
       destination = found
