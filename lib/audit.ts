@@ -33,6 +33,8 @@ export interface AuditDetails {
   /** hashReference(partnerPaymentReference), computed once per request */
   referenceHash?: string
   psp?: string
+  correlationId?: string
+  pspReference?: string
 }
 
 export type Audit = (request: FastifyRequest, event: AuditEventType, details: AuditDetails) => void
@@ -54,6 +56,8 @@ export function createAuditor (onAudit: ((event: AuditEvent) => void) | undefine
     if (details.destination !== undefined) record.destination = details.destination
     if (details.referenceHash !== undefined) record.referenceHash = details.referenceHash
     if (details.psp !== undefined) record.psp = details.psp
+    if (details.correlationId !== undefined) record.correlationId = details.correlationId
+    if (details.pspReference !== undefined) record.pspReference = auditText(details.pspReference, 128)
     request.log.info({ audit: record }, 'card-forwarding audit')
     if (onAudit !== undefined) {
       try {

@@ -4,6 +4,7 @@ import { hashReference, type Audit } from '../audit.ts'
 import { isForwardFailure, PaymentMethodNotFoundError, PspError, UnknownDestinationError, type Failure } from '../errors.ts'
 import type { ResolvedOptions } from '../options/index.ts'
 import { retryBeforeSend } from '../psp/retry.ts'
+import { correlationIdOf } from './correlation.ts'
 import { factsOf, setFacts, type RequestFacts } from './facts.ts'
 import { identifiersMatch } from './identifiers.ts'
 import { readIdempotencyKey, type createIdempotency } from './idempotency.ts'
@@ -39,11 +40,12 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
     try {
       const { adapter, record } = await lookUp(request)
       facts.psp = adapter.name
+      const correlationId = facts.correlationId = correlationIdOf(entry.pspKey)
       audit(request, 'accepted', { ...facts, statusCode: 200 })
       // Without an Idempotency-Key a forward is never retried.
       const retries = entry.pspKey === undefined ? 0 : retry.retries
       const result = await callPsp(request, facts, adapter, signal => retryBeforeSend(
-        () => adapter.forward({ record, destination, idempotencyKey: entry.pspKey, signal }),
+        () => adapter.forward({ record, destination, idempotencyKey: entry.pspKey, correlationId, signal }),
         { retries, baseDelayMs: retry.baseDelayMs, signal }))
       audit(request, 'forward_ok', { ...facts, statusCode: 200 })
       const response = { status: result.status, headers: result.headers, body: relay === 'psp' ? result.pspBody : result.body, 'request-time': result.requestTime }
@@ -67,16 +69,16 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
 
   /** The PSP call under shutdown's signal, reported to onForward; any error that is not a forward failure is the adapter's fault (502). */
   async function callPsp (request: Request, facts: RequestFacts, adapter: PspAdapter<any>, call: (signal: AbortSignal) => Promise<ForwardResult>): Promise<ForwardResult> {
-    const psp = adapter.name
+    const base = { psp: adapter.name, destination: facts.destination as string, correlationId: facts.correlationId as string }
     const started = performance.now()
     try {
       const result = await shutdown.track(call)
-      metric(request, { psp, destination: facts.destination as string, outcome: 'ok', durationMs: performance.now() - started, statusCode: 200, destinationStatus: result.status })
+      metric(request, { ...base, outcome: 'ok', durationMs: performance.now() - started, statusCode: 200, destinationStatus: result.status })
       return result
     } catch (err) {
-      const failure: Failure<FastifyError & { statusCode: number }> = isForwardFailure(err) ? err : new PspError(psp, 'adapter_error', { cause: err })
+      const failure: Failure<FastifyError & { statusCode: number }> = isForwardFailure(err) ? err : new PspError(base.psp, 'adapter_error', { cause: err })
       const outcome = failure.outcome === 'unknown' ? 'unknown' : 'failed'
-      metric(request, { psp, destination: facts.destination as string, outcome, durationMs: performance.now() - started, statusCode: failure.statusCode, code: failure.code })
+      metric(request, { ...base, outcome, durationMs: performance.now() - started, statusCode: failure.statusCode, code: failure.code, reason: failure.reason })
       throw failure
     }
   }
