@@ -278,8 +278,9 @@ t.test('a wrong key: 401 with no body is a PspError without the key', async t =>
   t.teardown(() => wrong.close?.())
   const err = await rejection(t, wrong.forward({ correlationId: CORRELATION_ID, record: record(), destination: prepared }))
   t.equal(err.statusCode, 502)
-  // The shared PSP client parses every answer as JSON; Checkout.com's empty 401 body is not JSON.
-  t.equal(err.message, 'checkout.com forward failed: invalid_response')
+  // Checkout.com's 401 has no body: the status names the refusal.
+  t.equal(err.message, 'checkout.com forward failed: http_401')
+  t.match(err, { reason: 'http_401', outcome: undefined })
   t.notMatch(err.message, /aaaaaaaa/)
 })
 

@@ -1,20 +1,15 @@
 import Fastify from 'fastify'
 import cardForwarding from '../../index.ts'
-import type { AuthOptions, PspAdapter } from '../../types/index.ts'
-import { adyen } from '../psp/adapters/adyen.ts'
-import { braintree } from '../psp/adapters/braintree.ts'
-import { checkoutCom } from '../psp/adapters/checkout-com.ts'
-import { stripe } from '../psp/adapters/stripe.ts'
+import type { AuthOptions } from '../../types/index.ts'
 import { AuthUnavailableError } from '../errors.ts'
 import { createJwksKeySource } from '../edge/jwks.ts'
 import { algorithmsFor } from '../options/auth.ts'
 import { resolveOptions } from '../options/index.ts'
+import { buildAdapter, isAdapterDescription } from './adapters.ts'
 import { loadConfig } from './config.ts'
 import { onboardingArtefacts, type BraintreeConfigName } from './onboarding.ts'
 import { withSpinner, type Output } from './progress.ts'
 
-/** The adapters a config may describe as data: `{ "adapter": "stripe", "apiKey": … }`. */
-const FACTORIES: Record<string, (options: any) => PspAdapter<any>> = { stripe, adyen, braintree, checkoutCom }
 const RISKY_FLAGS = {
   allowInsecureUrls: 'plain http, for the sandbox only: never in production',
   allowUnsafeTrustProxy: 'request.ip, and so the IP allowlist, may be spoofed'
@@ -46,7 +41,7 @@ export async function doctor (configFile: string, io: DoctorIo): Promise<number>
     const options = await check('config', () => loadConfig(configFile, io.cwd), () => `loaded ${configFile}`)
     const braintreeNames = new Map<string, BraintreeConfigName>()
     for (const [key, value] of Object.entries(Object(options.psps)) as Array<[string, any]>) {
-      if (typeof Object(value).adapter === 'string') {
+      if (isAdapterDescription(value)) {
         options.psps[key] = await check(`psps.${key}`, async () => buildAdapter(value), adapter => `${adapter.name} credentials are well formed`)
         if (value.adapter === 'braintree') braintreeNames.set(key, value.configName)
       } else if (typeof Object(value).forward === 'function') {
@@ -75,11 +70,6 @@ export async function doctor (configFile: string, io: DoctorIo): Promise<number>
     io.stderr.write(`✖ ${(err as Error).message}\n`)
     return 1
   }
-}
-
-function buildAdapter ({ adapter, ...options }: { adapter: string }): PspAdapter<any> {
-  if (!Object.hasOwn(FACTORIES, adapter)) throw new Error(`unknown adapter "${adapter}" (one of ${Object.keys(FACTORIES).join(', ')})`)
-  return FACTORIES[adapter](options)
 }
 
 /** Registers the plugin in a throwaway app: the very checks the partner's server runs at startup. */
