@@ -441,6 +441,14 @@ t.test("the vault's holder name and billing address are written by the adapter: 
   }
 })
 
+t.test('a vault address that pushes the body past 16384 characters is refused before calling Checkout.com', async t => {
+  const { simulator, adapter, prepared } = await setup(t)
+  const long = { psp: 'checkoutCom', sourceId: SRC.visa, billingAddress: { line1: 'x'.repeat(CHECKOUT_COM_MAX_BODY) } }
+  const err = await rejection(t, adapter.forward({ correlationId: CORRELATION_ID, record: long, destination: prepared }))
+  t.equal(err.message, 'checkout.com forward failed: request_body_too_long')
+  t.equal(simulator.calls, 0)
+})
+
 t.test('the expiry placeholders name their format: a one-digit month Checkout.com holds arrives as MM', async t => {
   const { destination, adapter, prepared } = await setup(t)
   await adapter.forward({ correlationId: CORRELATION_ID, record: record(SRC.shortExpiry), destination: prepared })

@@ -91,6 +91,22 @@ t.test('Checkout.com: found by the pspReference of the audit event; without it, 
   t.match(notFound.stdout, 'Checkout.com keeps forwards 14 days')
 })
 
+t.test('Stripe: every forward carrying the id is listed', async t => {
+  const h = await buildHarness(t, { kit: PSP_KITS[0] })
+  const adapter = stripe({ apiKey: STRIPE_SANDBOX_API_KEY, baseUrl: h.simulator.url })
+  t.teardown(() => adapter.close?.())
+  const destination = { id: 'D', url: h.destination.url, headers: { 'x-rokt-api-key': 'rokt_dest_key_0123456789' }, template: { pan: '{{card.number}}' }, slots: [{ path: ['pan'], token: 'card.number' as const }] }
+  adapter.prepareDestination?.(destination)
+  const send = () => adapter.forward({ correlationId: CORRELATION_ID, record: { psp: 'stripe', paymentMethod: 'pm_card_visa' }, destination })
+  await send()
+  await send()
+  const file = await config('two.json', { psp: { adapter: 'stripe', apiKey: STRIPE_SANDBOX_API_KEY, baseUrl: h.simulator.url } })
+  const res = await run('reconcile', '-c', file, '--psp', 'psp', '--correlation-id', CORRELATION_ID)
+  t.equal(res.code, 0)
+  t.match(res.stdout, `2 forwards with correlation id ${CORRELATION_ID}\n`)
+  t.equal(res.stdout.split('the destination answered 200').length, 3)
+})
+
 t.test('Adyen and Braintree: the API cannot tell, and the answer says what can', async t => {
   await config('others.json', {
     adyen: { adapter: 'adyen', apiKey: ADYEN_SANDBOX.apiKey, merchantAccount: ADYEN_SANDBOX.merchantAccount, environment: 'test', baseUrl: 'http://127.0.0.1:1' },
@@ -114,7 +130,7 @@ t.test('refusals: a clear line on stderr and exit 1, never a secret; usage error
     [['--psp', 'wrongKey', '--correlation-id', 'nope'], /^✖ reconcile: --correlation-id must be a correlation id from the audit log \(rcf_ and 32 hex digits\)\n$/],
     [['--psp', 'missing', '--correlation-id', CORRELATION_ID], /^✖ reconcile: psps\.missing is not in bad\.json \(one of: wrongKey, badKey\)\n$/],
     [['--psp', 'badKey', '--correlation-id', CORRELATION_ID], /^✖ reconcile: stripe: apiKey has the sk_test_ prefix, then 1 characters/],
-    [['--psp', 'wrongKey', '--correlation-id', CORRELATION_ID], /^✖ reconcile: the lookup at stripe failed: connection_refused\n$/],
+    [['--psp', 'wrongKey', '--correlation-id', CORRELATION_ID], /^✖ reconcile: the lookup at psps\.wrongKey failed: connection_refused\n$/],
     [['--psp', 'wrongKey', '--correlation-id', CORRELATION_ID, '--since', 'yesterday'], /^✖ reconcile: --since must be an ISO-8601 time or a span such as 90m, 6h or 7d\n$/]
   ]
   for (const [extra, message] of cases) {

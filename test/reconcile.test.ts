@@ -92,6 +92,14 @@ t.test('Stripe: the list is read page by page (100 a page), up to a bound; a ref
   const none = await adapter.reconcile?.(OTHER_ID)
   t.match(none, { outcome: 'cannot_tell', how: 'more than 5000 ForwardingRequests in the window: narrow it (since, until)' })
 
+  const empty = Fastify()
+  empty.get('/v1/forwarding/requests', async () => ({ object: 'list' }))
+  const emptyServer = await listen(empty)
+  t.teardown(() => emptyServer.close())
+  const onEmpty = stripe({ apiKey: STRIPE_SANDBOX_API_KEY, baseUrl: emptyServer.url })
+  t.teardown(() => onEmpty.close?.())
+  t.equal((await onEmpty.reconcile?.(CORRELATION_ID))?.outcome, 'not_found', 'a list without data is an empty one')
+
   const wrongKey = stripe({ apiKey: 'sk_test_wrong_key', baseUrl: server.url })
   t.teardown(() => wrongKey.close?.())
   await t.rejects(wrongKey.reconcile?.(CORRELATION_ID) as Promise<unknown>, { reason: 'authentication_error' } as any)
@@ -140,6 +148,13 @@ t.test('Checkout.com: GET /forward/{id}, as checkout-sdk-node forward.get reques
   t.equal(ours.path, theirs.path)
   t.equal(ours.path, `/forward/${id}`)
   t.equal(ours.headers.authorization, theirs.headers.authorization)
+
+  // A forward made without a reference (by hand, with the SDK) is found by its id all the same.
+  const bare = await cko.forward.forwardRequest({
+    source: { type: 'id', id: CHECKOUT_COM_TEST_SOURCES.visa },
+    destination_request: { url: dest.url, method: 'POST', headers: { raw: {} }, body: '{"pan":"{{card_number}}"}' }
+  }) as { request_id: string }
+  t.match(await adapter.reconcile?.(CORRELATION_ID, { pspReference: bare.request_id }), { outcome: 'found', forwards: [{ pspReference: bare.request_id }] })
 
   await t.rejects(adapter.reconcile?.(OTHER_ID, { pspReference: id }) as Promise<unknown>, { message: `checkout.com: forward ${id} carries another reference, not ${OTHER_ID}` })
   t.match(await adapter.reconcile?.(CORRELATION_ID, { pspReference: 'fwd_00000000000000000000000000' }), { outcome: 'not_found', searched: /keeps forwards 14 days/ })

@@ -389,6 +389,9 @@ t.test('storedPaymentMethodId is optional (v71 schema): the card details may com
   t.equal(res.json.storedPaymentMethodId, undefined)
   t.match(destination.received[0].body, { card: { number: '5555555555554444', exp_month: '03', exp_year: '2030', name: 'Raw Card' } },
     "placeholders written as Adyen's Card object formats them: MM and YYYY (not documented for /forward)")
+  const nameless = forwardBody(destination.baseUrl, { storedPaymentMethodId: undefined, paymentMethod: { number: '5555555555554444', expiryMonth: '12', expiryYear: '2031' } })
+  t.equal((await post(sim.url, JSON.parse(JSON.stringify(nameless)))).status, 200)
+  t.match(destination.received[1].body, { card: { name: '' } }, 'no holderName: an empty one')
 })
 
 t.test("substitution 'raw' writes values as they are: a quote in the holder name breaks the JSON (Adyen documents neither way)", async t => {

@@ -63,7 +63,7 @@ export async function reconcile (args: ReconcileArgs, io: DoctorIo): Promise<num
   } catch (err) {
     // A PSP refusal names its code (authentication_error, …), never the PSP's text.
     const error = err as Error & { reason?: string }
-    io.stderr.write(`✖ reconcile: ${error.reason === undefined ? error.message : `the lookup at ${adapter?.name ?? 'the PSP'} failed: ${error.reason}`}\n`)
+    io.stderr.write(`✖ reconcile: ${error.reason === undefined ? error.message : `the lookup at psps.${args.psp} failed: ${error.reason}`}\n`)
     return 1
   } finally {
     await adapter?.close?.()
