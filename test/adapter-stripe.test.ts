@@ -260,3 +260,11 @@ t.test('the pinned version: Stripe answers a destination connect timeout with 40
   t.match(err, { statusCode: 502, reason: 'forwarding_api_upstream_connection_timeout', outcome: 'not_sent' })
   t.equal(sim.requests[0].headers['stripe-version'], STRIPE_API_VERSION)
 })
+
+t.test("Stripe writes the card itself: a quoted holder name arrives exact, a one-digit month as MM (the token-vault profile's shape)", async t => {
+  const { dest, send } = await throughSimulator(t)
+  await send('pm_card_quoted_name')
+  await send('pm_card_discover')
+  t.match(dest.received[0].body, { card: { name: 'Sam O"Brien \\ Jr', number: '4000002500003155' } })
+  t.match(dest.received[1].body, { card: { exp_month: '03', exp_year: '2030' } }, 'Stripe holds exp_month 3')
+})
