@@ -39,6 +39,16 @@ function adapter (t: Test, options: Partial<BraintreeOptions> & { baseUrl: strin
   return a
 }
 
+/** A destination, the simulator, and an adapter that has prepared the default template for it. */
+async function throughSimulator (t: Test) {
+  const dest = await destination(t)
+  const sim = await simulator(t)
+  const bt = adapter(t, { baseUrl: sim.url })
+  const target = prepared(dest)
+  bt.prepareDestination?.(target)
+  return { dest, sim, bt, target }
+}
+
 function noSecrets (t: Test, err: unknown) {
   const text = JSON.stringify({ message: (err as Error).message, err })
   for (const secret of [CREDS.privateKey, CREDS.publicKey, ROKT_KEY, TEST_CARDS.visa.number]) {
@@ -47,11 +57,7 @@ function noSecrets (t: Test, err: unknown) {
 }
 
 t.test('sandbox: an inline config generated from the template; the destination gets the vaulted card', async t => {
-  const dest = await destination(t)
-  const sim = await simulator(t)
-  const bt = adapter(t, { baseUrl: sim.url })
-  const target = prepared(dest)
-  bt.prepareDestination?.(target)
+  const { dest, sim, bt, target } = await throughSimulator(t)
   const result = await bt.forward({ correlationId: CORRELATION_ID, record, destination: target, idempotencyKey: 'idem-1' })
 
   t.equal(result.status, 200)
@@ -341,21 +347,13 @@ t.test('the expiry goes through format_expiration: a two-digit month and a four-
     { path: '/body/card/exp_month', value: ['format_expiration', '%m'] },
     { path: '/body/card/exp_year', value: ['format_expiration', '%Y'] }
   ])
-  const dest = await destination(t)
-  const sim = await simulator(t)
-  const bt = adapter(t, { baseUrl: sim.url })
-  const target = prepared(dest)
-  bt.prepareDestination?.(target)
+  const { dest, bt, target } = await throughSimulator(t)
   await bt.forward({ correlationId: CORRELATION_ID, record: { ...record, paymentMethodToken: TOKENS.twoDigitYear }, destination: target })
   t.match((dest.received[0].body as any).card, { exp_month: '07', exp_year: '2029' }, 'vaulted as 07/29')
 })
 
 t.test('a holder name with a quote and a backslash reaches the destination exactly: Braintree serializes the body itself', async t => {
-  const dest = await destination(t)
-  const sim = await simulator(t)
-  const bt = adapter(t, { baseUrl: sim.url })
-  const target = prepared(dest)
-  bt.prepareDestination?.(target)
+  const { dest, bt, target } = await throughSimulator(t)
   await bt.forward({ correlationId: CORRELATION_ID, record: { ...record, paymentMethodToken: TOKENS.quotedName, billingAddress: TEST_CARDS.quotedName.billing }, destination: target })
   t.match((dest.received[0].body as any), { card: { name: TEST_CARDS.quotedName.holderName }, billing_address: { line1: TEST_CARDS.quotedName.billing.line1 } })
 })
