@@ -125,6 +125,7 @@ t.test('options are checked at construction, naming the option and what is wrong
   t.throws(() => stripe({ apiKey: '' }), { message: /^stripe: apiKey is required/ })
   t.throws(() => stripe(null as any), /apiKey is required/)
   t.throws(() => stripe({ apiKey: 'sk_test_abcd', apiVersion: '2024-06-20' }), { message: "stripe: apiVersion must be a Stripe API version such as '2025-03-31.basil'" })
+  t.throws(() => stripe({ apiKey: 'sk_test_abcd', apiVersion: 20250331 as any }), { message: "stripe: apiVersion must be a Stripe API version such as '2025-03-31.basil'" })
   t.throws(() => stripe({ apiKey: 'sk_test_abcd', apiVersion: '2024-10-28.acacia' }), { message: /^stripe: apiVersion must be 2025-03-31\.basil or later: earlier versions answer a timeout before connecting/ })
   t.throws(() => stripe({ apiKey: 'sk_test_abcd', cvc: 'always' as any }), { message: "stripe: cvc must be 'blank' or 'when-stored'" })
   t.throws(() => stripe({ apiKey: 'sk_test_abcd', onboardedHeaders: ['bad header'] }), { message: 'stripe: onboardedHeaders must be an array of header names' })

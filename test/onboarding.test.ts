@@ -51,8 +51,11 @@ t.test('Adyen, Checkout.com, Braintree: the one credential header, the secrets t
 
 t.test('onboardingArtefacts: an adapter with its own onboarding lines is not told the values travel', async t => {
   const acme: PspAdapter = { name: 'acme', isRecord: (_record): _record is any => true, forward: async () => ({ status: 200, headers: {}, body: null, requestTime: 0, pspBody: null }), onboarding: () => ['vault       register the destination in the Acme dashboard'] }
-  const text = onboardingArtefacts({ acme }, new Map(), [destination(KEY)])
+  const { onboarding: _lines, ...plain } = acme
+  const text = onboardingArtefacts({ acme, plain: { ...plain, name: 'plain' } }, new Map(), [destination(KEY)])
   t.match(text, '    headers    X-Rokt-Api-Key, X-Trace (names only)\n')
+  t.match(text, 'psps.plain: send plain these destination details for approval\n  D\n    url        https://rokt.example/v1/cards\n    method     POST\n    headers    X-Rokt-Api-Key, X-Trace (names only: the values travel with each forward)\n',
+    'without onboarding lines, the adapter is taken to send the values with each forward')
   t.match(text, '    vault       register the destination in the Acme dashboard\n')
   t.notMatch(text, 'secret-value', 'never a header value')
 })

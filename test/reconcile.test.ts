@@ -169,6 +169,14 @@ t.test('Checkout.com: GET /forward/{id}, as checkout-sdk-node forward.get reques
   t.match(unanswered, { outcome: 'found', forwards: [{ pspReference: failed.pspReference }] })
   t.equal((unanswered as any).forwards[0].destination, undefined)
 
+  const failing = Fastify()
+  failing.get('/forward/:id', async (_request, reply) => reply.code(500).send({ request_id: id, error_type: 'internal_error' }))
+  const failingServer = await listen(failing)
+  t.teardown(() => failingServer.close())
+  const onFailing = checkoutCom({ secretKey: CHECKOUT_COM_SANDBOX_SECRET_KEY, environment: 'sandbox', baseUrl: failingServer.url })
+  t.teardown(() => onFailing.close?.())
+  await t.rejects(onFailing.reconcile?.(CORRELATION_ID, { pspReference: id }) as Promise<unknown>, { reason: 'internal_error' } as any, "Checkout.com's error envelope names the failure")
+
   const wrongKey = checkoutCom({ secretKey: 'sk_sbox_wrongwrongwrongwrongwrongwro', environment: 'sandbox', baseUrl: sim.url })
   t.teardown(() => wrongKey.close?.())
   await t.rejects(wrongKey.reconcile?.(CORRELATION_ID, { pspReference: id }) as Promise<unknown>, { reason: 'http_401' } as any)

@@ -66,6 +66,6 @@ export async function reconcile (args: ReconcileArgs, io: DoctorIo): Promise<num
     io.stderr.write(`✖ reconcile: ${error.reason === undefined ? error.message : `the lookup at psps.${args.psp} failed: ${error.reason}`}\n`)
     return 1
   } finally {
-    await adapter?.close?.()
+    if (typeof adapter?.close === 'function') await adapter.close()
   }
 }
