@@ -46,6 +46,7 @@ function summary (key: string, adapter: PspAdapter<any>, args: ReconcileArgs, re
  */
 export async function reconcile (args: ReconcileArgs, io: DoctorIo): Promise<number> {
   let adapter: PspAdapter<any> | undefined
+  let code = 1
   try {
     if (!CORRELATION_ID.test(args.correlationId)) throw new Error('--correlation-id must be a correlation id from the audit log (rcf_ and 32 hex digits)')
     const since = args.since === undefined ? undefined : parseTime(args.since, '--since')
@@ -59,13 +60,12 @@ export async function reconcile (args: ReconcileArgs, io: DoctorIo): Promise<num
     const result = await withSpinner(io.stderr, `asking ${found.name}`, () =>
       (found.reconcile as NonNullable<PspAdapter['reconcile']>)(args.correlationId, { pspReference: args.pspReference, since, until }))
     io.stdout.write(args.json === true ? `${JSON.stringify(result, null, 2)}\n` : summary(args.psp, found, args, result))
-    return EXIT[result.outcome]
+    code = EXIT[result.outcome]
   } catch (err) {
     // A PSP refusal names its code (authentication_error, …), never the PSP's text.
     const error = err as Error & { reason?: string }
     io.stderr.write(`✖ reconcile: ${error.reason === undefined ? error.message : `the lookup at psps.${args.psp} failed: ${error.reason}`}\n`)
-    return 1
-  } finally {
-    if (typeof adapter?.close === 'function') await adapter.close()
   }
+  if (typeof adapter?.close === 'function') await adapter.close()
+  return code
 }
