@@ -139,6 +139,11 @@ t.test('refusals: a clear line on stderr and exit 1, never a secret; usage error
     t.match(res.stderr, message)
     t.notMatch(res.stderr + res.stdout, /wrongSecret/)
   }
+  await writeFile(join(dir, 'hostile.mjs'), 'export default { psps: { evil: { name: "evil\\u001b[2J", isRecord: () => true, forward: async () => ({}), ' +
+    'reconcile: async () => ({ outcome: "found", forwards: [{ pspReference: "id\\u001b]0;pwned\\u0007", createdAt: "now\\r\\n" }] }) } } }')
+  const hostile = await run('reconcile', '-c', 'hostile.mjs', '--psp', 'evil', '--correlation-id', CORRELATION_ID)
+  t.equal(hostile.code, 0)
+  t.equal(hostile.stdout, `✔ psps.evil (evil?[2J): 1 forward with correlation id ${CORRELATION_ID}\n  id?]0;pwned?  created now??  the destination did not answer\n`, 'no escape sequence from a PSP reaches the terminal')
   const custom = await run('reconcile', '-c', 'custom.mjs', '--psp', 'acme', '--correlation-id', CORRELATION_ID)
   t.equal(custom.code, 1)
   t.equal(custom.stderr, '✖ reconcile: psps.acme (acme) has no reconcile method: ask the PSP\n')

@@ -30,11 +30,17 @@ export function parseTime (text: string, flag: string, now = Date.now()): Date {
   return time
 }
 
+/** Text from the PSP's answer, for a terminal: control characters (escape sequences) never reach it. */
+function printable (text: unknown): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is replaced
+  return String(text).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')
+}
+
 function summary (key: string, adapter: PspAdapter<any>, args: ReconcileArgs, result: ReconcileResult): string {
-  const who = `psps.${key} (${adapter.name})`
-  if (result.outcome === 'cannot_tell') return `- ${who}: the API cannot tell. ${result.how}\n`
-  if (result.outcome === 'not_found') return `- ${who}: no forward with correlation id ${args.correlationId} in ${result.searched}\n`
-  const lines = result.forwards.map(f => `  ${f.pspReference}  created ${f.createdAt}  ` +
+  const who = `psps.${key} (${printable(adapter.name)})`
+  if (result.outcome === 'cannot_tell') return `- ${who}: the API cannot tell. ${printable(result.how)}\n`
+  if (result.outcome === 'not_found') return `- ${who}: no forward with correlation id ${args.correlationId} in ${printable(result.searched)}\n`
+  const lines = result.forwards.map(f => `  ${printable(f.pspReference)}  created ${printable(f.createdAt)}  ` +
     (f.destination === undefined ? 'the destination did not answer' : `the destination answered ${f.destination.status}`))
   return `✔ ${who}: ${result.forwards.length} forward${result.forwards.length === 1 ? '' : 's'} with correlation id ${args.correlationId}\n${lines.join('\n')}\n`
 }
