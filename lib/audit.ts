@@ -28,6 +28,8 @@ export interface AuditDetails {
   /** The keyed hash of partnerPaymentReference (createReferenceHasher), computed once per request */
   referenceHash?: string
   psp?: string
+  correlationId?: string
+  pspReference?: string
 }
 
 export type Audit = (request: FastifyRequest, event: AuditEventType, details: AuditDetails) => void
@@ -50,6 +52,8 @@ export function createAuditor (onAudit: ((event: AuditEvent) => unknown) | undef
     if (details.destination !== undefined) record.destination = details.destination
     if (details.referenceHash !== undefined) record.referenceHash = details.referenceHash
     if (details.psp !== undefined) record.psp = details.psp
+    if (details.correlationId !== undefined) record.correlationId = details.correlationId
+    if (details.pspReference !== undefined) record.pspReference = auditText(details.pspReference, 128)
     request.log.info({ audit: record }, 'card-forwarding audit')
     deliver(record, request.log)
   }

@@ -12,9 +12,35 @@ export const UnsupportedMediaTypeError = createError('CARD_FORWARDING_UNSUPPORTE
 /** Anything that is not one of the plugin's own answers (a resolver or store that threw, a bug): never says why. */
 export const InternalError = createError<'CARD_FORWARDING_INTERNAL_ERROR', 500, [ErrorOptions?]>('CARD_FORWARDING_INTERNAL_ERROR', 'Internal Server Error', 500)
 export const AuthUnavailableError = createError('CARD_FORWARDING_AUTH_UNAVAILABLE', 'Token keys are unavailable, retry later', 503)
-/** The PSP refused, failed or answered garbage. The message names the PSP and its error code only. */
-export const PspError = createError<'CARD_FORWARDING_PSP_ERROR', 502, [string, string, ErrorOptions?]>('CARD_FORWARDING_PSP_ERROR', '%s forward failed: %s', 502)
-export const PspTimeoutError = createError<'CARD_FORWARDING_PSP_TIMEOUT', 504, [string, ErrorOptions?]>('CARD_FORWARDING_PSP_TIMEOUT', '%s did not answer in time', 504)
+const PspErrorBase = createError<'CARD_FORWARDING_PSP_ERROR', 502, [string, string, ErrorOptions?]>('CARD_FORWARDING_PSP_ERROR', '%s forward failed: %s', 502)
+const PspTimeoutErrorBase = createError<'CARD_FORWARDING_PSP_TIMEOUT', 504, [string, ErrorOptions?]>('CARD_FORWARDING_PSP_TIMEOUT', '%s did not answer in time', 504)
+
+/**
+ * The PSP refused, failed or answered garbage. The message names the PSP and its error code only,
+ * and the code is the failure's audit `reason`: every adapter, custom ones included, gets a reason
+ * by throwing `new PspError(name, code)`. A code that is not a plain identifier becomes `unknown`,
+ * so free text from a PSP (which may quote a key or a card) never reaches the caller or a log.
+ */
+export class PspError extends PspErrorBase {
+  reason: string
+  constructor (psp: string, code: string, options?: ErrorOptions) {
+    const reason = safeCode(code)
+    // The base formats every argument it is given: pass options only when there are some.
+    if (options === undefined) super(psp, reason)
+    else super(psp, reason, options)
+    this.reason = reason
+  }
+}
+
+/** The PSP did not answer in time. Its audit `reason` is `timeout` unless the transport names the timeout. */
+export class PspTimeoutError extends PspTimeoutErrorBase {
+  reason: string
+  constructor (psp: string, options?: ErrorOptions) {
+    if (options === undefined) super(psp)
+    else super(psp, options)
+    this.reason = 'timeout'
+  }
+}
 /** The PSP's circuit is open after consecutive failures: answered at once, nothing sent. Retry-After says when to come back. */
 export const PspUnavailableError = createError<'CARD_FORWARDING_PSP_UNAVAILABLE', 503, [string]>('CARD_FORWARDING_PSP_UNAVAILABLE', '%s is unavailable, retry later', 503)
 export const InvalidIdempotencyKeyError = createError<'CARD_FORWARDING_INVALID_IDEMPOTENCY_KEY', 400>('CARD_FORWARDING_INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 255 printable ASCII characters', 400)
@@ -53,6 +79,8 @@ export interface FailureDetails {
   retryAfter?: number
   /** The verified client a refusal concerns, once the token is verified. */
   client?: string
+  /** The PSP's own id of a forward it answered for (Checkout.com's `fwd_…`), for reconciliation. */
+  pspReference?: string
 }
 
 export type Failure<E extends Error = Error> = E & FailureDetails

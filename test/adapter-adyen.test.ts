@@ -13,6 +13,7 @@ import { startFakeDestination, type FakeDestination } from '../lib/sandbox/desti
 import { TEST_CARDS } from '../lib/sandbox/test-cards.ts'
 import { DEFAULT_TEMPLATE, parseTemplate } from '../lib/template.ts'
 import type { AdyenVaultRecord, BodyTemplate, PreparedDestination, VaultedPaymentMethodBase } from '../types/index.ts'
+import { CORRELATION_ID } from './helpers/psp-kits.ts'
 
 const { Client, CheckoutAPI, EnvironmentEnum, Types } = adyenLib
 const { ObjectSerializer } = serializer
@@ -92,7 +93,7 @@ t.test('forwards through the simulator: the destination gets the real card and t
   const dest = prepared(destination.url)
   adapter.prepareDestination?.(dest)
 
-  const result = await adapter.forward({ record: record(), destination: dest })
+  const result = await adapter.forward({ correlationId: CORRELATION_ID, record: record(), destination: dest })
   t.equal(result.status, 200)
   t.match(result.headers['content-type'], /application\/json/)
   t.match(result.body, { status: 'tokenized', last4: '4242' }, 'the destination JSON body, parsed')
@@ -115,7 +116,7 @@ t.test('the request Adyen receives: path, auth, body fields, placeholders in a J
   const sim = await startSim(t)
   const adapter = adapterFor(t, sim.url + '/')
   const dest = prepared(destination.url + '?v=2', DEFAULT_TEMPLATE, { 'x-rokt-api-key': ROKT_KEY, 'Content-Type': 'application/json; charset=utf-8' })
-  await adapter.forward({ record: record({ billingAddress: undefined }), destination: dest })
+  await adapter.forward({ correlationId: CORRELATION_ID, record: record({ billingAddress: undefined }), destination: dest })
 
   t.equal(sim.calls, 1)
   const got = sim.requests[0]
@@ -124,7 +125,8 @@ t.test('the request Adyen receives: path, auth, body fields, placeholders in a J
   t.equal(got.headers['content-type'], 'application/json')
   t.notOk('idempotency-key' in got.headers, 'no key, no header')
   const body = got.body as any
-  t.same(Object.keys(body).sort(), ['baseUrl', 'merchantAccount', 'request', 'shopperReference', 'storedPaymentMethodId'])
+  t.same(Object.keys(body).sort(), ['baseUrl', 'merchantAccount', 'merchantReference', 'request', 'shopperReference', 'storedPaymentMethodId'])
+  t.equal(body.merchantReference, CORRELATION_ID, 'the correlation id, as Adyen\'s merchantReference')
   t.equal(body.merchantAccount, MERCHANT)
   t.equal(body.shopperReference, SHOPPER)
   t.equal(body.storedPaymentMethodId, VISA_ID)
@@ -146,8 +148,8 @@ t.test('a card-only template is rendered once; forward prepares a destination it
   const adapter = adapterFor(t, sim.url)
   const template = { pan: '{{card.number}}', holder: '{{card.holderName}}', meta: { n: 1, ok: true, none: null, list: ['x', '{{card.expMonth}}'] } }
   const dest = prepared(destination.url, template)
-  const first = await adapter.forward({ record: record(), destination: dest })
-  const second = await adapter.forward({ record: record({ billingAddress: { line1: 'ignored' } }), destination: dest })
+  const first = await adapter.forward({ correlationId: CORRELATION_ID, record: record(), destination: dest })
+  const second = await adapter.forward({ correlationId: CORRELATION_ID, record: record({ billingAddress: { line1: 'ignored' } }), destination: dest })
   t.equal(first.status, 200)
   t.equal(second.status, 200)
   t.same((sim.requests[0].body as any).request.body, (sim.requests[1].body as any).request.body)
@@ -160,7 +162,7 @@ t.test('vault values with quotes, backslashes or braces reach the destination ex
   const adapter = adapterFor(t, sim.url)
   const dest = prepared(destination.url, { street: '{{billing.line1}}', city: '{{billing.city}}' })
   adapter.prepareDestination?.(dest)
-  await adapter.forward({ record: record({ billingAddress: { line1: '5 "Quoted" \\ Rd', city: '{{number}} {x}' } }), destination: dest })
+  await adapter.forward({ correlationId: CORRELATION_ID, record: record({ billingAddress: { line1: '5 "Quoted" \\ Rd', city: '{{number}} {x}' } }), destination: dest })
   t.same(destination.received[0].body, { street: '5 "Quoted" \\ Rd', city: '{{number}} {x}' }, 'the destination gets the exact vault values')
   const sent = (sim.requests[0].body as any).request.body as string
   t.notOk(sent.includes('{{number}}'), 'a placeholder-looking vault value is not a placeholder to Adyen')
@@ -175,13 +177,13 @@ t.test('a destination 4xx or a text answer is relayed as a success result', asyn
   adapter.prepareDestination?.(dest)
 
   destination.setResponse({ status: 422, headers: { 'x-trace': 'abc' }, body: { error: 'invalid_card' } })
-  const declined = await adapter.forward({ record: record(), destination: dest })
+  const declined = await adapter.forward({ correlationId: CORRELATION_ID, record: record(), destination: dest })
   t.equal(declined.status, 422)
   t.equal(declined.headers['x-trace'], 'abc')
   t.same(declined.body, { error: 'invalid_card' })
 
   destination.setResponse({ status: 503, headers: { 'content-type': 'text/plain' }, body: 'try later' })
-  const text = await adapter.forward({ record: record(), destination: dest })
+  const text = await adapter.forward({ correlationId: CORRELATION_ID, record: record(), destination: dest })
   t.equal(text.status, 503)
   t.equal(text.body, 'try later', 'non-JSON stays a string')
 })
@@ -193,8 +195,8 @@ t.test('Idempotency-Key goes to Adyen, which replays the first forward', async t
   const dest = prepared(destination.url)
   adapter.prepareDestination?.(dest)
   const key = 'a'.repeat(64)
-  const a = await adapter.forward({ record: record(), destination: dest, idempotencyKey: key })
-  const b = await adapter.forward({ record: record(), destination: dest, idempotencyKey: key })
+  const a = await adapter.forward({ correlationId: CORRELATION_ID, record: record(), destination: dest, idempotencyKey: key })
+  const b = await adapter.forward({ correlationId: CORRELATION_ID, record: record(), destination: dest, idempotencyKey: key })
   t.equal(sim.requests[0].headers['idempotency-key'], key)
   t.equal(sim.requests[1].headers['idempotency-key'], key)
   t.same(b.pspBody, a.pspBody, 'the same CheckoutForwardResponse')
@@ -213,7 +215,7 @@ t.test("Adyen's error object becomes a PspError with the errorCode and no secret
   ]
   for (const [name, options, rec, code] of cases) {
     const adapter = adapterFor(t, sim.url, options)
-    const err = await adapter.forward({ record: record(rec), destination: dest }).then(() => null, (e: any) => e)
+    const err = await adapter.forward({ correlationId: CORRELATION_ID, record: record(rec), destination: dest }).then(() => null, (e: any) => e)
     t.test(name, async t => {
       t.equal(err.code, 'CARD_FORWARDING_PSP_ERROR')
       t.equal(err.statusCode, 502)
@@ -232,14 +234,14 @@ t.test('answers that are not a CheckoutForwardResponse are PSP errors', async t 
     ['response null', { status: 200, body: '{"response":null}' }, 'invalid_response'],
     ['not JSON', { status: 200, body: '<html>' }, 'invalid_response'],
     ['error code with free text', { status: 500, body: '{"status":500,"errorCode":"see x-api-key sandbox_adyen_api_key"}' }, 'unknown'],
-    ['3xx', { status: 302, body: '{}' }, 'unknown'],
-    ['error without an object', { status: 500, body: 'null' }, 'unknown']
+    ['3xx', { status: 302, body: '{}' }, 'http_302'],
+    ['error without an object', { status: 500, body: 'null' }, 'http_500']
   ]
   const destination = prepared('https://rokt.example/v1/cards')
   for (const [name, answer, code] of answers) {
     const psp = await fakePsp(t, () => answer)
     const adapter = adapterFor(t, psp.url)
-    const err = await adapter.forward({ record: record(), destination }).then(() => null, (e: any) => e)
+    const err = await adapter.forward({ correlationId: CORRELATION_ID, record: record(), destination }).then(() => null, (e: any) => e)
     t.test(name, async t => {
       t.equal(err?.code, 'CARD_FORWARDING_PSP_ERROR')
       t.equal(err.message, `adyen forward failed: ${code}`)
@@ -249,14 +251,14 @@ t.test('answers that are not a CheckoutForwardResponse are PSP errors', async t 
   }
 
   const ok = await fakePsp(t, () => ({ status: 200, body: '{"response":{"status":204}}' }))
-  const minimal = await adapterFor(t, ok.url).forward({ record: record(), destination })
+  const minimal = await adapterFor(t, ok.url).forward({ correlationId: CORRELATION_ID, record: record(), destination })
   t.same({ status: minimal.status, headers: minimal.headers, body: minimal.body }, { status: 204, headers: {}, body: null }, 'headers and body are optional in CheckoutForwardResponseFromUrl')
 })
 
 t.test('Adyen too slow: PspTimeoutError (504); unreachable: PspError (502)', async t => {
   const slow = await fakePsp(t, () => null)
   const adapter = adapterFor(t, slow.url, { timeouts: { headersMs: 150 } })
-  const err = await adapter.forward({ record: record(), destination: prepared('https://rokt.example/v1') }).then(() => null, (e: any) => e)
+  const err = await adapter.forward({ correlationId: CORRELATION_ID, record: record(), destination: prepared('https://rokt.example/v1') }).then(() => null, (e: any) => e)
   t.equal(err?.code, 'CARD_FORWARDING_PSP_TIMEOUT')
   t.equal(err.statusCode, 504)
   t.equal(err.message, 'adyen did not answer in time')
@@ -266,7 +268,7 @@ t.test('Adyen too slow: PspTimeoutError (504); unreachable: PspError (502)', asy
   await once(closed, 'listening')
   const port = (closed.address() as AddressInfo).port
   await new Promise(resolve => closed.close(resolve))
-  const refused = await adapterFor(t, `http://127.0.0.1:${port}`).forward({ record: record(), destination: prepared('https://rokt.example/v1') }).then(() => null, (e: any) => e)
+  const refused = await adapterFor(t, `http://127.0.0.1:${port}`).forward({ correlationId: CORRELATION_ID, record: record(), destination: prepared('https://rokt.example/v1') }).then(() => null, (e: any) => e)
   t.equal(refused?.code, 'CARD_FORWARDING_PSP_ERROR')
   t.equal(refused.message, 'adyen forward failed: connection_refused')
 })
@@ -277,10 +279,10 @@ t.test('a vault address that pushes the body past 20000 characters is refused be
   const filler = 'x'.repeat(ADYEN_MAX_BODY - 200)
   const dest = prepared('https://rokt.example/v1', { filler, line1: '{{billing.line1}}', pan: '{{card.number}}' })
   adapter.prepareDestination?.(dest)
-  const fine = await adapter.forward({ record: record({ billingAddress: { line1: 'short' } }), destination: dest }).then(() => 'sent', (e: any) => e.message)
+  const fine = await adapter.forward({ correlationId: CORRELATION_ID, record: record({ billingAddress: { line1: 'short' } }), destination: dest }).then(() => 'sent', (e: any) => e.message)
   t.not(fine, 'adyen forward failed: request_body_too_long', 'within the limit it is sent')
   t.equal(sim.calls, 1)
-  const err = await adapter.forward({ record: record({ billingAddress: { line1: 'y'.repeat(300) } }), destination: dest }).then(() => null, (e: any) => e)
+  const err = await adapter.forward({ correlationId: CORRELATION_ID, record: record({ billingAddress: { line1: 'y'.repeat(300) } }), destination: dest }).then(() => null, (e: any) => e)
   t.equal(err?.code, 'CARD_FORWARDING_PSP_ERROR')
   t.equal(err.message, 'adyen forward failed: request_body_too_long')
   t.equal(sim.calls, 1, 'nothing more reached Adyen')
@@ -290,8 +292,9 @@ t.test('registration: options and destinations are checked up front', async t =>
   const good = { apiKey: KEY, merchantAccount: MERCHANT, environment: 'test' as const }
   const bad: Array<[unknown, RegExp]> = [
     [null, /^adyen: options are required$/],
-    [{ ...good, apiKey: undefined }, /^adyen: apiKey is required$/],
-    [{ ...good, apiKey: 'has space' }, /^adyen: apiKey is required$/],
+    [{ ...good, apiKey: undefined }, /^adyen: apiKey is required \(an API key of your Checkout API credential\)$/],
+    [{ ...good, apiKey: 'has space' }, /^adyen: apiKey must be printable ASCII without spaces, as the Customer Area shows it$/],
+    [{ ...good, credentialsHeader: '' }, /^adyen: credentialsHeader must be the name of a destination header$/],
     [{ ...good, merchantAccount: '' }, /^adyen: merchantAccount is required$/],
     [{ ...good, merchantAccount: 7 }, /^adyen: merchantAccount is required$/],
     [{ ...good, environment: 'prod' }, /^adyen: environment must be 'test' or 'live'$/],
@@ -331,9 +334,9 @@ t.test('test and live hosts, and a partner dispatcher', async t => {
   const dest = prepared('https://rokt.example/v1')
 
   const test = adyen({ apiKey: KEY, merchantAccount: MERCHANT, environment: 'test', dispatcher: mock })
-  t.equal((await test.forward({ record: record(), destination: dest })).status, 200, 'https://checkout-test.adyen.com/v71/forward')
+  t.equal((await test.forward({ correlationId: CORRELATION_ID, record: record(), destination: dest })).status, 200, 'https://checkout-test.adyen.com/v71/forward')
   const live = adyen({ apiKey: KEY, merchantAccount: MERCHANT, environment: 'live', liveUrlPrefix: 'acme', dispatcher: mock })
-  t.equal((await live.forward({ record: record(), destination: dest })).status, 200, 'https://acme-checkout-live.adyenpayments.com/checkout/v71/forward')
+  t.equal((await live.forward({ correlationId: CORRELATION_ID, record: record(), destination: dest })).status, 200, 'https://acme-checkout-live.adyenpayments.com/checkout/v71/forward')
   await test.close?.()
   await live.close?.()
   mock.assertNoPendingInterceptors()
@@ -436,6 +439,7 @@ t.test('SDK equivalence: RecurringApi.forward and our adapter send the same requ
   // What a partner would write by hand for the default template (Adyen's placeholders inside a JSON string).
   const sdkRequest: adyenLib.Types.checkout.CheckoutForwardRequest = {
     merchantAccount: MERCHANT,
+    merchantReference: CORRELATION_ID,
     shopperReference: SHOPPER,
     storedPaymentMethodId: VISA_ID,
     baseUrl: 'https://pci.rokt.example',
@@ -452,7 +456,7 @@ t.test('SDK equivalence: RecurringApi.forward and our adapter send the same requ
   const sdkResponse = await recurring.forward(sdkRequest, { idempotencyKey })
 
   const adapter = adapterFor(t, ourUrl)
-  const ours = await adapter.forward({ record: record(), destination: prepared(destinationUrl), idempotencyKey })
+  const ours = await adapter.forward({ correlationId: CORRELATION_ID, record: record(), destination: prepared(destinationUrl), idempotencyKey })
 
   t.equal(captured.length, 2)
   const [sdk, our] = captured
@@ -484,8 +488,8 @@ t.test("our request body round-trips through the SDK's CheckoutForwardRequest mo
   const captured: Captured[] = []
   const psp = await serve(t, http.createServer(captureHandler(captured, () => ({ status: 200, body: JSON.stringify(CANNED) }))), 'http')
   const adapter = adapterFor(t, psp)
-  await adapter.forward({ record: record(), destination: prepared('https://pci.rokt.example/v1/cards'), idempotencyKey: 'k1' })
-  await adapter.forward({ record: record({ billingAddress: undefined }), destination: prepared('https://pci.rokt.example/x', { pan: '{{card.number}}' }, {}, 'OTHER') })
+  await adapter.forward({ correlationId: CORRELATION_ID, record: record(), destination: prepared('https://pci.rokt.example/v1/cards'), idempotencyKey: 'k1' })
+  await adapter.forward({ correlationId: CORRELATION_ID, record: record({ billingAddress: undefined }), destination: prepared('https://pci.rokt.example/x', { pan: '{{card.number}}' }, {}, 'OTHER') })
 
   for (const c of captured) {
     const body = JSON.parse(c.body)
@@ -510,11 +514,63 @@ t.test("our request body round-trips through the SDK's CheckoutForwardRequest mo
 t.test('our own TLS for the capture server is not needed by the adapter: it refuses untrusted https', async t => {
   const psp = await serve(t, https.createServer(selfSignedCertificate(), captureHandler([], () => ({ status: 200, body: '{}' }))), 'https')
   const strict = adapterFor(t, psp)
-  const err = await strict.forward({ record: record(), destination: prepared('https://rokt.example/v1') }).then(() => null, (e: any) => e)
+  const err = await strict.forward({ correlationId: CORRELATION_ID, record: record(), destination: prepared('https://rokt.example/v1') }).then(() => null, (e: any) => e)
   t.equal(err?.message, 'adyen forward failed: tls_failed', 'a self-signed PSP certificate is refused')
   const dispatcher = new Agent({ connect: { rejectUnauthorized: false } })
   t.teardown(() => dispatcher.close())
   const trusting = adapterFor(t, psp, { dispatcher })
-  const res = await trusting.forward({ record: record(), destination: prepared('https://rokt.example/v1') }).then(() => null, (e: any) => e)
+  const res = await trusting.forward({ correlationId: CORRELATION_ID, record: record(), destination: prepared('https://rokt.example/v1') }).then(() => null, (e: any) => e)
   t.equal(res?.message, 'adyen forward failed: invalid_response', "a partner's dispatcher is used as given")
+})
+
+t.test('credentialsHeader: the destination key travels as request.credentials, the header as {{credentials}}', async t => {
+  const captured: Captured[] = []
+  const psp = await serve(t, http.createServer(captureHandler(captured, () => ({ status: 200, body: JSON.stringify(CANNED) }))), 'http')
+  const adapter = adapterFor(t, psp, { credentialsHeader: 'X-Rokt-Api-Key' })
+  await adapter.forward({ correlationId: CORRELATION_ID, record: record(), destination: prepared('https://pci.rokt.example/v1/cards', DEFAULT_TEMPLATE, { 'x-rokt-api-key': ROKT_KEY, 'x-trace': 't1' }) })
+  const body = JSON.parse(captured[0].body)
+  t.equal(body.request.credentials, ROKT_KEY)
+  t.same(body.request.headers, { 'x-rokt-api-key': '{{credentials}}', 'x-trace': 't1', 'content-type': 'application/json' }, 'the one header holds the placeholder; the others are as configured')
+  t.same(conformance(body, 'CheckoutForwardRequest', 'body'), [], 'credentials as the SDK model types it')
+  t.same(JSON.parse(JSON.stringify(ObjectSerializer.serialize(body, 'CheckoutForwardRequest'))), body, 'and the SDK would send the same')
+
+  const destination = await startDestination(t)
+  const sim = await startSim(t)
+  const viaSim = adapterFor(t, sim.url, { credentialsHeader: 'x-rokt-api-key' })
+  const res = await viaSim.forward({ correlationId: CORRELATION_ID, record: record(), destination: prepared(destination.url) })
+  t.equal(res.status, 200, 'Adyen puts the credentials back into the header: the destination accepts the request')
+  t.equal(destination.received[0].headers['x-rokt-api-key'], ROKT_KEY)
+  t.notMatch(JSON.stringify((sim.requests[0].body as any).request.headers), ROKT_KEY, 'the headers Adyen receives hold only the placeholder')
+
+  t.throws(() => viaSim.prepareDestination?.(prepared(destination.url, DEFAULT_TEMPLATE, { authorization: 'Bearer x' }, 'OTHER')),
+    { message: 'adyen: destination OTHER has no header x-rokt-api-key (credentialsHeader)' })
+})
+
+t.test("the vault's cardholderName is written by the adapter, exact whether Adyen escapes what it substitutes or not", async t => {
+  const name = TEST_CARDS.quotedName.holderName
+  for (const substitution of ['json-escaped', 'raw'] as const) {
+    const destination = await startDestination(t)
+    const sim = await startSim(t, { substitution })
+    const adapter = adapterFor(t, sim.url)
+    const quoted = { psp: 'adyen', storedPaymentMethodId: 'Q7UOTEDNAME0001A', shopperReference: 'sandbox-shopper-0002' }
+    const res = await adapter.forward({ correlationId: CORRELATION_ID, record: { ...quoted, cardholderName: name, billingAddress: TEST_CARDS.quotedName.billing }, destination: prepared(destination.url) })
+    t.equal(res.status, 200, `${substitution}: the destination parsed the body`)
+    const sent = destination.received[0].body as any
+    t.equal(sent.card.name, name, `${substitution}: the exact name`)
+    t.equal(sent.billing_address.line1, TEST_CARDS.quotedName.billing.line1, `${substitution}: the exact billing line`)
+    t.equal(sent.card.number, TEST_CARDS.quotedName.number)
+
+    // Without a cardholderName in the record, Adyen's {{holderName}} fills the name: what Adyen does then decides.
+    await adapter.forward({ correlationId: CORRELATION_ID, record: quoted, destination: prepared(destination.url) })
+    const second = destination.received[1]
+    if (substitution === 'json-escaped') t.equal((second.body as any).card.name, name, 'escaped: the exact name')
+    else t.type(second.body, 'string', 'raw: a quote in the name breaks the JSON, which is why the vault\'s name is used when there is one')
+  }
+})
+
+t.test('reconcile: Adyen has no lookup; the answer says what can tell', async t => {
+  const adapter = adapterFor(t, 'http://127.0.0.1:1')
+  const result = await adapter.reconcile?.(CORRELATION_ID)
+  t.equal(result?.outcome, 'cannot_tell')
+  t.match((result as any).how, /forwardApi\.notification webhook .* merchantReference rcf_0123456789abcdef0123456789abcdef/)
 })

@@ -11,6 +11,7 @@ import { listen } from '../lib/sandbox/server.ts'
 import { TEST_CARDS } from '../lib/sandbox/test-cards.ts'
 import { DEFAULT_TEMPLATE, parseTemplate } from '../lib/template.ts'
 import type { BodyTemplate, BraintreeOptions, PreparedDestination } from '../types/index.ts'
+import { CORRELATION_ID } from './helpers/psp-kits.ts'
 
 const ROKT_KEY = 'rokt-secret-key-0123'
 const BILLING = { line1: '1 Main St', city: 'Austin', state: 'TX', postalCode: '78701', country: 'US' }
@@ -38,6 +39,16 @@ function adapter (t: Test, options: Partial<BraintreeOptions> & { baseUrl: strin
   return a
 }
 
+/** A destination, the simulator, and an adapter that has prepared the default template for it. */
+async function throughSimulator (t: Test) {
+  const dest = await destination(t)
+  const sim = await simulator(t)
+  const bt = adapter(t, { baseUrl: sim.url })
+  const target = prepared(dest)
+  bt.prepareDestination?.(target)
+  return { dest, sim, bt, target }
+}
+
 function noSecrets (t: Test, err: unknown) {
   const text = JSON.stringify({ message: (err as Error).message, err })
   for (const secret of [CREDS.privateKey, CREDS.publicKey, ROKT_KEY, TEST_CARDS.visa.number]) {
@@ -46,12 +57,8 @@ function noSecrets (t: Test, err: unknown) {
 }
 
 t.test('sandbox: an inline config generated from the template; the destination gets the vaulted card', async t => {
-  const dest = await destination(t)
-  const sim = await simulator(t)
-  const bt = adapter(t, { baseUrl: sim.url })
-  const target = prepared(dest)
-  bt.prepareDestination?.(target)
-  const result = await bt.forward({ record, destination: target, idempotencyKey: 'idem-1' })
+  const { dest, sim, bt, target } = await throughSimulator(t)
+  const result = await bt.forward({ correlationId: CORRELATION_ID, record, destination: target, idempotencyKey: 'idem-1' })
 
   t.equal(result.status, 200)
   t.equal(result.headers['content-type'], 'application/json; charset=utf-8')
@@ -67,6 +74,7 @@ t.test('sandbox: an inline config generated from the template; the destination g
 
   const sent = sim.requests[0]
   t.equal(sent.path, '/')
+  t.equal(sent.headers['trace-id'], CORRELATION_ID, "the correlation id, as Braintree's Trace-Id")
   t.equal(sent.headers.authorization, 'Basic ' + Buffer.from(`${CREDS.publicKey}:${CREDS.privateKey}`).toString('base64'))
   t.equal(sent.headers['content-type'], 'application/json')
   t.equal(sent.headers['idempotency-key'], undefined, 'Braintree documents no idempotency header')
@@ -90,7 +98,7 @@ t.test("a destination's 4xx or text answer is relayed as a success", async t => 
   bt.prepareDestination?.(target)
 
   dest.setResponse({ status: 402, body: { error: 'declined' } })
-  let result = await bt.forward({ record: { psp: 'braintree', paymentMethodToken: TOKENS.mastercard }, destination: target })
+  let result = await bt.forward({ correlationId: CORRELATION_ID, record: { psp: 'braintree', paymentMethodToken: TOKENS.mastercard }, destination: target })
   t.equal(result.status, 402)
   t.same(result.body, { error: 'declined' })
   t.same(dest.received[0].body, { pan: TEST_CARDS.mastercard.number, items: ['2030', 7, true, null], note: 'plain' })
@@ -98,7 +106,7 @@ t.test("a destination's 4xx or text answer is relayed as a success", async t => 
   t.equal((sim.requests[0].body as any).config.name, 'my_config')
 
   dest.setResponse({ status: 500, headers: { 'content-type': 'text/plain' }, body: 'upstream down' })
-  result = await bt.forward({ record: { psp: 'braintree', paymentMethodToken: TOKENS.amex }, destination: target })
+  result = await bt.forward({ correlationId: CORRELATION_ID, record: { psp: 'braintree', paymentMethodToken: TOKENS.amex }, destination: target })
   t.equal(result.status, 500)
   t.equal(result.body, 'upstream down')
 })
@@ -113,10 +121,10 @@ t.test('production: the generated config, loaded by name, gives the same destina
 
   const live = adapter(t, { baseUrl: prod.url, environment: 'production', configName: { [target.id]: 'rokt_catalog_v1' } })
   live.prepareDestination?.(target)
-  const a = await live.forward({ record, destination: target })
+  const a = await live.forward({ correlationId: CORRELATION_ID, record, destination: target })
   const test = adapter(t, { baseUrl: sandbox.url })
   test.prepareDestination?.(target)
-  const b = await test.forward({ record, destination: target })
+  const b = await test.forward({ correlationId: CORRELATION_ID, record, destination: target })
 
   t.equal(a.status, 200)
   t.equal(b.status, 200)
@@ -186,10 +194,11 @@ t.test('vault, validation and server errors become PspError / PspTimeoutError wi
   bt.prepareDestination?.(target)
 
   const expect = async (a: typeof bt, rec: typeof record | { psp: string, paymentMethodToken: string }, code: string, where: PreparedDestination = target) => {
-    const err: any = await a.forward({ record: rec as any, destination: where }).then(() => null, e => e)
+    const err: any = await a.forward({ correlationId: CORRELATION_ID, record: rec as any, destination: where }).then(() => null, e => e)
     t.equal(err?.code, 'CARD_FORWARDING_PSP_ERROR', code)
     t.equal(err?.statusCode, 502)
     t.equal(err?.message, `braintree forward failed: ${code}`)
+    t.equal(err?.reason, code, 'the code is the audit reason')
     noSecrets(t, err)
   }
   await expect(bt, { ...record, paymentMethodToken: 'missing_token' }, 'vault_error_404')
@@ -229,15 +238,18 @@ t.test("Braintree's 504 and our own PSP timeout are PspTimeoutError", async t =>
   const sim = await simulator(t, { destinationTimeoutMs: 100 })
   const bt = adapter(t, { baseUrl: sim.url })
   bt.prepareDestination?.(target)
-  let err: any = await bt.forward({ record, destination: target }).then(() => null, e => e)
+  let err: any = await bt.forward({ correlationId: CORRELATION_ID, record, destination: target }).then(() => null, e => e)
   t.equal(err?.code, 'CARD_FORWARDING_PSP_TIMEOUT')
   t.equal(err?.statusCode, 504)
   t.equal(err?.message, 'braintree did not answer in time')
+  t.equal(err?.reason, 'destination_request_timeout', 'the reason names which of Braintree\'s timeouts')
+  t.equal(err?.outcome, 'unknown')
+  t.match(err?.pspReference, /^[0-9a-f-]{36}$/, "Braintree's request-uuid, for its support")
 
   const patient = await simulator(t, { destinationTimeoutMs: 30_000 })
   const hasty = adapter(t, { baseUrl: patient.url, timeouts: { headersMs: 150 } })
   hasty.prepareDestination?.(target)
-  err = await hasty.forward({ record, destination: target }).then(() => null, e => e)
+  err = await hasty.forward({ correlationId: CORRELATION_ID, record, destination: target }).then(() => null, e => e)
   t.equal(err?.code, 'CARD_FORWARDING_PSP_TIMEOUT')
   noSecrets(t, err)
   // The simulators still wait on the slow destination: close it first so they close at once.
@@ -253,7 +265,7 @@ t.test('answers outside the documented shapes', async t => {
   const bt = adapter(t, { baseUrl: server.url })
   const target = prepared({ url: 'https://rokt.example/v1/cards' })
   bt.prepareDestination?.(target)
-  const outcome = async () => bt.forward({ record, destination: target }).then(r => r, e => e.message)
+  const outcome = async () => bt.forward({ correlationId: CORRELATION_ID, record, destination: target }).then(r => r, e => e.message)
 
   reply = { status: 200, body: JSON.stringify({ status: 201, headers: { 'Content-Type': 'application/json' }, body: '{"id":1}' }) }
   const ok: any = await outcome()
@@ -275,7 +287,7 @@ t.test('answers outside the documented shapes', async t => {
   ]
   for (const [status, body, message, expected] of cases) {
     reply = { status, body: JSON.stringify(body) }
-    const err = await bt.forward({ record, destination: target }).then(() => null, e => e)
+    const err = await bt.forward({ correlationId: CORRELATION_ID, record, destination: target }).then(() => null, e => e)
     t.same([err?.message, err?.outcome ?? 'failed'], [message, expected], `${status} ${JSON.stringify(body)}`)
   }
 })
@@ -289,7 +301,7 @@ t.test('default hosts, the dispatcher option, and option checks', async t => {
     const bt = braintree({ ...CREDS, environment, configName: 'n', dispatcher: agent })
     const target = prepared({ url: 'https://rokt.example/v1/cards' })
     bt.prepareDestination?.(target)
-    const result = await bt.forward({ record, destination: target })
+    const result = await bt.forward({ correlationId: CORRELATION_ID, record, destination: target })
     t.same(result, { status: 200, headers: {}, body: '', requestTime: 3, pspBody: { status: 200, headers: {}, body: '', 'request-time': 3 } }, environment)
     agent.assertNoPendingInterceptors()
     await bt.close?.()
@@ -298,9 +310,9 @@ t.test('default hosts, the dispatcher option, and option checks', async t => {
   const base = { ...CREDS, environment: 'sandbox' as const }
   const bad: Array<[unknown, RegExp]> = [
     [null, /braintree: options are required/],
-    [{ ...base, merchantId: '' }, /braintree: merchantId must be/],
-    [{ ...base, publicKey: 'has:colon' }, /braintree: publicKey must be/],
-    [{ ...base, privateKey: 42 }, /braintree: privateKey must be/],
+    [{ ...base, merchantId: '' }, /^braintree: merchantId is required \(from the Control Panel's API keys page\)$/],
+    [{ ...base, publicKey: 'has:colon' }, /^braintree: publicKey must be 1 to 128 letters, digits, _ or - \(as the Control Panel shows it\)$/],
+    [{ ...base, privateKey: 42 }, /^braintree: privateKey is required/],
     [{ ...base, environment: 'live' }, /braintree: environment must be 'sandbox' or 'production'/],
     [{ ...base, environment: 'production' }, /braintree: configName is required in production/],
     [{ ...base, configName: '' }, /braintree: configName must be/],
@@ -327,4 +339,28 @@ t.test('isRecord: a plain, bounded payment method token', async t => {
   t.notOk(bt.isRecord({ psp: 'braintree', paymentMethodToken: '' }))
   t.notOk(bt.isRecord({ psp: 'braintree', paymentMethodToken: 42 }))
   t.notOk(bt.isRecord({ psp: 'braintree' }))
+})
+
+t.test('the expiry goes through format_expiration: a two-digit month and a four-digit year, whatever Braintree vaulted', async t => {
+  const config = braintreeForwardConfig({ id: 'D', url: 'https://rokt.example/' }, { name: 'n' })
+  t.same(config.transformations.filter(tr => /exp_/.test(tr.path)), [
+    { path: '/body/card/exp_month', value: ['format_expiration', '%m'] },
+    { path: '/body/card/exp_year', value: ['format_expiration', '%Y'] }
+  ])
+  const { dest, bt, target } = await throughSimulator(t)
+  await bt.forward({ correlationId: CORRELATION_ID, record: { ...record, paymentMethodToken: TOKENS.twoDigitYear }, destination: target })
+  t.match((dest.received[0].body as any).card, { exp_month: '07', exp_year: '2029' }, 'vaulted as 07/29')
+})
+
+t.test('a holder name with a quote and a backslash reaches the destination exactly: Braintree serializes the body itself', async t => {
+  const { dest, bt, target } = await throughSimulator(t)
+  await bt.forward({ correlationId: CORRELATION_ID, record: { ...record, paymentMethodToken: TOKENS.quotedName, billingAddress: TEST_CARDS.quotedName.billing }, destination: target })
+  t.match((dest.received[0].body as any), { card: { name: TEST_CARDS.quotedName.holderName }, billing_address: { line1: TEST_CARDS.quotedName.billing.line1 } })
+})
+
+t.test('reconcile: Braintree documents no lookup; the Trace-Id is what its support can find', async t => {
+  const bt = adapter(t, { baseUrl: 'http://127.0.0.1:1' })
+  const result = await bt.reconcile?.(CORRELATION_ID)
+  t.equal(result?.outcome, 'cannot_tell')
+  t.match((result as any).how, /Trace-Id rcf_0123456789abcdef0123456789abcdef/)
 })

@@ -46,10 +46,10 @@ const dir = t.testdir({
   'full.json': json({
     ...base,
     psps: {
-      stripe: { adapter: 'stripe', apiKey: { $env: 'STRIPE_KEY' } },
-      adyen: { adapter: 'adyen', apiKey: { $env: 'ADYEN_KEY' }, merchantAccount: 'AcmeECOM', environment: 'test' },
+      stripe: { adapter: 'stripe', apiKey: { $env: 'STRIPE_KEY' }, onboardedHeaders: ['x-rokt-api-key'] },
+      adyen: { adapter: 'adyen', apiKey: { $env: 'ADYEN_KEY' }, merchantAccount: 'AcmeECOM', environment: 'test', credentialsHeader: 'x-rokt-api-key' },
       braintree: { adapter: 'braintree', merchantId: 'acme', publicKey: 'pub', privateKey: { $env: 'BRAINTREE_PRIVATE' }, environment: 'production', configName: { 'COM.ROKT.CATALOG': 'rokt_catalog_v1' } },
-      checkoutCom: { adapter: 'checkoutCom', secretKey: { $env: 'CKO_KEY' }, environment: 'sandbox' }
+      checkoutCom: { adapter: 'checkoutCom', secretKey: { $env: 'CKO_KEY' }, environment: 'sandbox', secretHeaders: { 'x-rokt-api-key': 'rokt_api_key' } }
     },
     destinations: {
       'COM.ROKT.CATALOG': {
@@ -200,11 +200,18 @@ t.test('a JSON config: every check passes and the onboarding artefacts are print
       '  COM.ROKT.CATALOG',
       '    url        https://pci.rokt.example/v1/cards',
       '    method     POST',
-      '    headers    x-rokt-api-key (names only: the values travel with each forward)',
+      '    headers    x-rokt-api-key (names only)',
       '    body       application/json',
       '    card data  /card/number (card number), /card/exp_month (expiry month), /card/exp_year (expiry year)',
       '    billing    /billing/postal_code (postal code)'
     ].join('\n'))
+    // What to register or ask for at each PSP, so that the destination's key stays there.
+    t.match(artefacts, '    expiry      ask Stripe to write card_expiry as a two-digit month (MM) and a four-digit year (YYYY)\n' +
+      '    credentials give Stripe the value of x-rokt-api-key at onboarding: Stripe adds it, the adapter never sends it\n')
+    t.match(artefacts, "    credentials x-rokt-api-key travels as Adyen's request.credentials, the header as {{credentials}}: nothing to register\n")
+    t.match(artefacts, '    reconcile   subscribe to the forwardApi.notification webhook')
+    t.match(artefacts, '    secret      create "rokt_api_key" with the Secrets API (POST https://forward.sandbox.checkout.com/secrets), holding the value of x-rokt-api-key\n')
+    t.match(artefacts, '    sensitive   the header values travel in sensitive_data with each forward, never in the reviewed config')
 
     t.match(artefacts, 'psps.braintree: submit this Forward API config to Braintree for review, one per destination')
     const start = artefacts.indexOf('    {', artefacts.indexOf('psps.braintree'))
@@ -263,7 +270,7 @@ const failures: Array<[keyof typeof runs, string, RegExp | string]> = [
   ['jwksCredentials', 'a JWKS URL with credentials and a query: named by origin and path only', `✖ jwks ${deadJwksUrl}: no key set: connect ECONNREFUSED`],
   ['number', 'a module that does not export options', '✖ config: must export the plugin options: an object, or a function returning one'],
   ['unsetEnv', 'an environment variable the config names but is not set', '✖ config: psps.stripe.apiKey: environment variable DOCTOR_TEST_UNSET is not set'],
-  ['badKey', 'a malformed PSP credential', '✖ psps.stripe: stripe: apiKey must be a Stripe secret (sk_) or restricted (rk_) key'],
+  ['badKey', 'a malformed PSP credential', '✖ psps.stripe: stripe: apiKey must start with sk_test_, sk_live_, rk_test_ or rk_live_ (a secret or restricted key), not pk_'],
   ['unknownAdapter', 'an adapter the package does not ship', '✖ psps.paypal: unknown adapter "paypal" (one of stripe, adyen, braintree, checkoutCom)'],
   ['notAnAdapter', 'a PSP that is neither an adapter nor a description of one', '✖ options: psps.stripe: not a PspAdapter (needs name, isRecord and forward)'],
   ['noIps', 'options the plugin refuses at registration', '✖ options: allowedIps: give at least one address or CIDR'],
@@ -295,7 +302,7 @@ t.test('usage', async t => {
   }
   for (const [name, problem] of [
     ['noConfig', 'doctor needs the config file: --config <file>'],
-    ['misspelled', 'unknown command "doctr": the command is doctor'],
+    ['misspelled', 'unknown command "doctr": the commands are doctor and reconcile'],
     ['extra', 'unexpected argument "full.json"']
   ] as const) {
     for (const run of await runs[name]) {

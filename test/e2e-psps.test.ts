@@ -1,4 +1,5 @@
 import t from 'tap'
+import type { ForwardMetric } from '../index.ts'
 import { PSP_KITS } from './helpers/psp-kits.ts'
 import { buildHarness, DESTINATION, ROKT_API_KEY, token, validBody } from './helpers/harness.ts'
 
@@ -6,7 +7,8 @@ import { buildHarness, DESTINATION, ROKT_API_KEY, token, validBody } from './hel
 for (const kit of PSP_KITS) {
   t.test(`${kit.name}: end to end`, async t => {
     t.test('happy path: the destination receives the real test card; the plugin relays its answer', async t => {
-      const h = await buildHarness(t, { kit })
+      const metrics: ForwardMetric[] = []
+      const h = await buildHarness(t, { kit, plugin: { onForward: metric => { metrics.push(metric) } } })
       const res = await h.post(validBody)
       t.equal(res.statusCode, 200)
       t.equal(h.simulator.calls, 1)
@@ -23,6 +25,10 @@ for (const kit of PSP_KITS) {
       t.notMatch(JSON.stringify(res.json), new RegExp(kit.card.number), 'no PAN in the response')
       t.same(h.audits.map(a => a.event), ['accepted', 'forward_ok'])
       t.equal(h.audits[1].psp, kit.name)
+      const correlationId = h.audits[1].correlationId as string
+      t.match(correlationId, /^rcf_[0-9a-f]{32}$/)
+      t.match(JSON.stringify(h.simulator.requests.at(-1)), correlationId, 'the PSP got it in its own field (metadata, merchantReference, reference, Trace-Id)')
+      t.match(metrics, [{ psp: kit.name, outcome: 'ok', correlationId }], 'and onForward')
     })
 
     t.test('the billing address reaches the destination', async t => {
@@ -30,8 +36,8 @@ for (const kit of PSP_KITS) {
       const res = await h.post({ partnerPaymentReference: 'ORDER_BILLING', destination: DESTINATION })
       t.equal(res.statusCode, 200)
       const billing = (h.destination.received[0] as { body: any }).body.billing_address
-      t.equal(billing.line1, kit.name === 'checkout.com' ? kit.card.billing.line1 : '1 Vault St', 'Checkout.com fills billing from its stored card, the others from the vault')
-      t.equal(billing.country, kit.name === 'checkout.com' ? kit.card.billing.country : 'GB')
+      t.equal(billing.line1, '1 Vault St', "the vault record's address, for every PSP")
+      t.equal(billing.country, 'GB')
     })
 
     t.test('a destination 4xx is relayed as 200 with its status', async t => {

@@ -26,7 +26,7 @@ async function harnessFor (t: Test, adapter: Partial<StripeOptions>, plugin: Har
   return h
 }
 
-interface Expected { status: number, code: string, message: string, event: string, reason?: string }
+interface Expected { status: number, code: string, message: string, event: string, reason: string }
 
 async function expectFault (t: Test, h: Harness, expected: Expected) {
   for (const attempt of [1, 2]) {
@@ -38,8 +38,11 @@ async function expectFault (t: Test, h: Harness, expected: Expected) {
     const last = h.audits.at(-1)
     t.equal(last?.event, expected.event, `attempt ${attempt}: audit event`)
     t.equal(last?.code, expected.code)
-    t.equal(last?.reason, expected.reason)
-    t.match(metrics.at(-1), { psp: 'stripe', destination: DESTINATION, outcome: expected.event.slice('forward_'.length), statusCode: expected.status, code: expected.code }, `attempt ${attempt}: onForward`)
+    t.equal(last?.reason, expected.reason, `attempt ${attempt}: audit reason`)
+    t.match(last?.correlationId, /^rcf_[0-9a-f]{32}$/, `attempt ${attempt}: the audit event names the forward`)
+    t.match(metrics.at(-1), {
+      psp: 'stripe', destination: DESTINATION, outcome: expected.event.slice('forward_'.length), statusCode: expected.status, code: expected.code, reason: expected.reason, correlationId: last?.correlationId
+    }, `attempt ${attempt}: onForward, with the same reason and correlation id`)
   }
   // The same fault twice gives the same answer (no lock or state left behind), and the host still serves.
   t.equal((await h.app.inject('/healthz')).statusCode, 200, 'the process stays healthy')
@@ -119,7 +122,13 @@ t.test('an answer that is not HTTP at all: 502 connection_failed, forward_unknow
 const answers: Array<[title: string, status: number, type: string, body: string, expected: Omit<Expected, 'status' | 'code'>]> = [
   ["5xx with Stripe's error envelope: 502 naming Stripe's error type, never its message; forward_unknown (Stripe may have forwarded)", 500, 'application/json',
     JSON.stringify({ error: { type: 'api_error', message: 'Something went wrong with key sk_test_sandbox for jenny.rosen@example.com' } }),
-    { message: 'stripe forward failed: api_error', event: 'forward_unknown' }],
+    { message: 'stripe forward failed: api_error', event: 'forward_unknown', reason: 'api_error' }],
+  ["4xx with Stripe's envelope and no code (a wrong key): 502 naming the SDK's class for the status; forward_failed", 401, 'application/json',
+    JSON.stringify({ error: { type: 'invalid_request_error', message: 'Invalid API Key provided: sk_test_****ndbox' } }),
+    { message: 'stripe forward failed: authentication_error', event: 'forward_failed', reason: 'authentication_error' }],
+  ["4xx with Stripe's code (a destination not onboarded): 502 naming the code; forward_failed", 400, 'application/json',
+    JSON.stringify({ error: { type: 'invalid_request_error', code: 'forwarding_api_invalid_parameter', param: 'url', message: "The url 'https://x' is not supported" } }),
+    { message: 'stripe forward failed: forwarding_api_invalid_parameter', event: 'forward_failed', reason: 'forwarding_api_invalid_parameter' }],
   ['5xx without an envelope (a proxy error page): 502 naming the status, forward_unknown', 503, 'text/html', '<html><body>503 Service Temporarily Unavailable</body></html>',
     { message: 'stripe forward failed: http_503', event: 'forward_unknown', reason: 'http_503' }],
   ['non-JSON 200: 502 invalid_response, forward_unknown', 200, 'text/plain', 'OK',

@@ -196,7 +196,8 @@ t.test('request validation follows the v71 CheckoutForwardRequest schema: 422 va
     ['amount currency too long', { amount: { currency: 'EURO', value: 1 } }, "Field 'amount.currency' must be at most 3 characters"],
     ['amount without currency', { amount: { value: 1 } }, "Required field 'amount.currency' is not provided"],
     ['paymentMethod type', { paymentMethod: { type: 'card' } }, "Field 'paymentMethod.type' must be one of: scheme"],
-    ['no storedPaymentMethodId', { storedPaymentMethodId: undefined }, "Required field 'storedPaymentMethodId' is not provided"],
+    ['no storedPaymentMethodId nor paymentMethod card', { storedPaymentMethodId: undefined }, /^Required field 'storedPaymentMethodId' is not provided \(nor paymentMethod number, expiryMonth and expiryYear\)$/],
+    ['paymentMethod without an expiry', { storedPaymentMethodId: undefined, paymentMethod: { number: '4111111111111111' } }, /^Required field 'storedPaymentMethodId' is not provided/],
     ['baseUrl not a URL', { baseUrl: 'not a url' }, "Field 'baseUrl' is not a valid URL"],
     ['baseUrl not http(s)', { baseUrl: 'ftp://127.0.0.1' }, "Field 'baseUrl' is not a valid URL"],
     ['baseUrl http:// with a bad host', { baseUrl: 'http://exa mple.com' }, "Field 'baseUrl' is not a valid URL"],
@@ -374,4 +375,34 @@ t.test('buildAdyenSimulator: the app alone, default options, injectable', async 
   const sim = await startAdyenSimulator()
   t.teardown(() => sim.close())
   t.match(sim.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+})
+
+t.test('storedPaymentMethodId is optional (v71 schema): the card details may come in paymentMethod', async t => {
+  const destination = await startDestination(t)
+  const sim = await startSim(t)
+  const body = forwardBody(destination.baseUrl, {
+    storedPaymentMethodId: undefined,
+    paymentMethod: { type: 'scheme', number: '5555555555554444', expiryMonth: '3', expiryYear: '30', holderName: 'Raw Card' }
+  })
+  const res = await post(sim.url, JSON.parse(JSON.stringify(body)))
+  t.equal(res.status, 200)
+  t.equal(res.json.storedPaymentMethodId, undefined)
+  t.match(destination.received[0].body, { card: { number: '5555555555554444', exp_month: '03', exp_year: '2030', name: 'Raw Card' } },
+    "placeholders written as Adyen's Card object formats them: MM and YYYY (not documented for /forward)")
+  const nameless = forwardBody(destination.baseUrl, { storedPaymentMethodId: undefined, paymentMethod: { number: '5555555555554444', expiryMonth: '12', expiryYear: '2031' } })
+  t.equal((await post(sim.url, JSON.parse(JSON.stringify(nameless)))).status, 200)
+  t.match(destination.received[1].body, { card: { name: '' } }, 'no holderName: an empty one')
+})
+
+t.test("substitution 'raw' writes values as they are: a quote in the holder name breaks the JSON (Adyen documents neither way)", async t => {
+  const destination = await startDestination(t)
+  const sim = await startSim(t, { substitution: 'raw' })
+  const body = forwardBody(destination.baseUrl, { shopperReference: 'sandbox-shopper-0002', storedPaymentMethodId: 'Q7UOTEDNAME0001A' })
+  const res = await post(sim.url, body)
+  t.equal(res.status, 200)
+  t.type(destination.received[0].body, 'string', 'not JSON any more')
+  t.match(destination.received[0].body, TEST_CARDS.quotedName.holderName)
+  const escaped = await startSim(t)
+  await post(escaped.url, body)
+  t.match(destination.received[1].body, { card: { name: TEST_CARDS.quotedName.holderName } }, "the default, 'json-escaped', keeps it JSON")
 })

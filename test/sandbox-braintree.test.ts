@@ -101,7 +101,7 @@ t.test('a destination error is still HTTP 200, its status in the envelope', asyn
 
 t.test('the transformation language: functions, lookups, url params, arrays, urlencode, card type', async t => {
   const { sim, dest } = await setup(t, {
-    vault: { discover: { ...TEST_CARDS.visa, number: '6011111111111117' } }
+    vault: { unknown: { ...TEST_CARDS.visa, number: '9011111111111117' } }
   })
   const transformations = [
     { path: '/header/X-Rokt-Api-Key', value: '$header_1' },
@@ -130,7 +130,7 @@ t.test('the transformation language: functions, lookups, url params, arrays, url
   t.equal(dest.received[0].path, '/v1/cards/tokenize?ref=abc')
 
   res = await post(sim, forwardRequest(dest, {
-    payment_method_token: 'discover',
+    payment_method_token: 'unknown',
     config: config(dest, {
       request_format: { '/body': 'urlencode' },
       transformations: [{ path: '/header/X-Rokt-Api-Key', value: '$header_1' }, { path: '/body/card[type]', value: '$card_type' }]
@@ -339,4 +339,78 @@ t.test('buildBraintreeSimulator gives the Fastify app, with the default 10 s des
   const res = await app.inject({ method: 'POST', url: '/', headers: { authorization: AUTH }, payload: forwardRequest(dest) })
   t.equal(res.statusCode, 200)
   t.equal(res.json().status, 200)
+})
+
+t.test('variable precedence, as documented: Forward API variables < data < sensitive_data', async t => {
+  const { sim, dest } = await setup(t)
+  const transformations = [
+    { path: '/header/X-Rokt-Api-Key', value: '$header_1' },
+    { path: '/body/number', value: '$number' },
+    { path: '/body/name', value: '$cardholder_name' },
+    { path: '/body/both', value: '$both' }
+  ]
+  const res = await post(sim, forwardRequest(dest, {
+    config: config(dest, { transformations }),
+    data: { number: 'from-data', both: 'data', cardholder_name: 'Data Name' },
+    sensitive_data: { header_1: 'rokt-secret', both: 'sensitive' }
+  }))
+  t.equal(res.status, 200)
+  t.same(dest.received[0].body, { number: 'from-data', name: 'Data Name', both: 'sensitive' }, 'data over the vault, sensitive_data over data')
+})
+
+t.test('template lookups: a section comes back serialized by its request_format, /var as it is', async t => {
+  const { sim, dest } = await setup(t)
+  const transformations = [
+    { path: '/header/X-Rokt-Api-Key', value: '$header_1' },
+    { path: '/body/card/number', value: '$number' },
+    { path: '/body/card/kind', value: '$card_type' },
+    { path: '/var/parts', value: ['array', 'a', 'b'] },
+    { path: '/header/X-Card', value: '$/body/card' },
+    { path: '/header/X-Parts', value: ['join', '+', '$/var/parts'] },
+    { path: '/header/X-Kind', value: '$/body/card/kind' },
+    { path: '/header/X-Again', value: '$/header/X-Kind' }
+  ]
+  const res = await post(sim, forwardRequest(dest, { config: config(dest, { transformations }) }))
+  t.equal(res.status, 200)
+  const headers = dest.received[0].headers
+  t.equal(headers['x-card'], JSON.stringify({ number: TEST_CARDS.visa.number, kind: 'Visa' }), 'the /body section as JSON text')
+  t.equal(headers['x-parts'], 'a+b', '/var is not serialized: still an array to join')
+  t.equal(headers['x-kind'], 'Visa', 'a single value: its text (not documented)')
+  t.equal(headers['x-again'], 'Visa')
+
+  const form = await post(sim, forwardRequest(dest, {
+    config: config(dest, {
+      request_format: { '/body': 'urlencode' },
+      transformations: [
+        { path: '/header/X-Rokt-Api-Key', value: '$header_1' },
+        { path: '/body/a', value: '1' },
+        { path: '/body/b', value: 'x y' },
+        { path: '/header/X-Body', value: '$/body' }
+      ]
+    })
+  }))
+  t.equal(form.status, 200)
+  t.equal(dest.received[1].headers['x-body'], 'a=1&b=x+y', 'urlencode: the form text')
+})
+
+t.test('format_expiration writes the documented directives, whatever the vault holds', async t => {
+  const { sim, dest } = await setup(t)
+  const transformations = [
+    { path: '/header/X-Rokt-Api-Key', value: '$header_1' },
+    { path: '/body/raw_year', value: '$expiration_year' },
+    { path: '/body/Y', value: ['format_expiration', '%Y'] },
+    { path: '/body/y', value: ['format_expiration', '%y'] },
+    { path: '/body/m', value: ['format_expiration', '%m'] },
+    { path: '/body/unpadded', value: ['format_expiration', '%-m'] },
+    { path: '/body/both', value: ['format_expiration', '%m/%y 100%%'] }
+  ]
+  for (const token of [BRAINTREE_TEST_TOKENS.twoDigitYear, BRAINTREE_TEST_TOKENS.visa]) {
+    const res = await post(sim, forwardRequest(dest, { payment_method_token: token, config: config(dest, { transformations }) }))
+    t.equal(res.status, 200)
+  }
+  t.same(dest.received[0].body, { raw_year: '29', Y: '2029', y: '29', m: '07', unpadded: '7', both: '07/29 100%' }, 'a card vaulted with a two-digit year')
+  t.same(dest.received[1].body, { raw_year: '2034', Y: '2034', y: '34', m: '12', unpadded: '12', both: '12/34 100%' })
+  const bad = await post(sim, forwardRequest(dest, { config: config(dest, { transformations: [{ path: '/body/x', value: ['format_expiration', 7] }] }) }))
+  t.equal(bad.status, 400)
+  t.equal(bad.body.error, 'Invalid format_expiration format')
 })

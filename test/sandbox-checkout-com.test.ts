@@ -350,9 +350,19 @@ t.test('an unreachable or slow destination: 200 with a request id and no destina
   t.equal(stored.json.destination_response, undefined)
 })
 
-t.test('Cko-Idempotency-Key replays a 2xx, not an error, and refuses a concurrent duplicate', async t => {
+t.test('Cko-Idempotency-Key is ignored on /forward by default: Checkout.com does not list /forward as idempotent', async t => {
   const dest = await startDestination(t)
   const sim = await startSim(t)
+  const first = await post(sim.url, forwardBody(dest.url + '/ok'), { 'cko-idempotency-key': 'k1' })
+  const again = await post(sim.url, forwardBody(dest.url + '/ok'), { 'cko-idempotency-key': 'k1' })
+  t.equal(again.status, 200)
+  t.not(again.json.request_id, first.json.request_id, 'a second forward')
+  t.equal(dest.received.length, 2, 'the card went twice')
+})
+
+t.test('with options.idempotency: a 2xx replayed, not an error, and a concurrent duplicate is 409 (the documented rule since it replaced 429)', async t => {
+  const dest = await startDestination(t)
+  const sim = await startSim(t, { idempotency: true })
   const first = await post(sim.url, forwardBody(dest.url + '/ok'), { 'cko-idempotency-key': 'k1' })
   const again = await post(sim.url, forwardBody(dest.url + '/ok'), { 'cko-idempotency-key': 'k1' })
   t.equal(again.status, 200)
@@ -374,7 +384,89 @@ t.test('Cko-Idempotency-Key replays a 2xx, not an error, and refuses a concurren
     new Promise(resolve => setTimeout(resolve, 100)).then(() => post(sim.url, forwardBody(dest.url + '/slow'), { 'cko-idempotency-key': 'k4' }))
   ])
   t.equal(a.status, 200)
-  t.equal(b.status, 429)
-  t.same(b.json.error_codes, ['too_many_requests'])
+  t.equal(b.status, 409)
+  t.same(b.json.error_codes, ['request_in_progress'])
   t.equal(dest.received.length, 4)
+})
+
+async function call (base: string, method: 'POST' | 'GET' | 'PATCH' | 'DELETE', path: string, body?: unknown) {
+  const res = await request(base + path, {
+    method,
+    headers: { authorization: `Bearer ${KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body)
+  })
+  const text = await res.body.text()
+  return { status: res.statusCode, json: text === '' ? undefined : JSON.parse(text) }
+}
+
+t.test('the Secrets API: create, list, update (version + 1), delete; names and values as the SDKs validate them; never the value back', async t => {
+  const sim = await startSim(t)
+  const created = await call(sim.url, 'POST', '/secrets', { name: 'rokt_key', value: 's3cr3t', entity_id: 'ent_1' })
+  t.equal(created.status, 201)
+  t.match(created.json, { name: 'rokt_key', version: 1, entity_id: 'ent_1', created_at: String, updated_at: String })
+  t.notOk(JSON.stringify(created.json).includes('s3cr3t'))
+  t.equal((await call(sim.url, 'POST', '/secrets', { name: 'rokt_key', value: 'x' })).status, 409, 'a name in use')
+  for (const [body, code] of [
+    [{ name: 'has-dash', value: 'x' }, 'name_invalid'],
+    [{ name: 'n'.repeat(65), value: 'x' }, 'name_invalid'],
+    [{ name: 'ok', value: '' }, 'value_required'],
+    [{ name: 'ok', value: 'x'.repeat(8193) }, 'value_too_long'],
+    [{ value: 'x' }, 'name_invalid']
+  ] as const) {
+    const res = await call(sim.url, 'POST', '/secrets', body)
+    t.equal(res.status, 422)
+    t.same(res.json.error_codes, [code])
+  }
+  t.equal((await call(sim.url, 'POST', '/secrets')).status, 422, 'no body')
+
+  const updated = await call(sim.url, 'PATCH', '/secrets/rokt_key', { value: 'n3w', entity_id: 'ent_2' })
+  t.match(updated.json, { name: 'rokt_key', version: 2, entity_id: 'ent_2' })
+  t.equal((await call(sim.url, 'PATCH', '/secrets/rokt_key', {})).json.version, 3)
+  t.equal((await call(sim.url, 'PATCH', '/secrets/rokt_key')).json.version, 4, 'no body: only the version moves')
+  t.equal((await call(sim.url, 'PATCH', '/secrets/rokt_key', { value: '' })).status, 422)
+  t.equal((await call(sim.url, 'PATCH', '/secrets/nope', { value: 'x' })).status, 404)
+  const listed = await call(sim.url, 'GET', '/secrets')
+  t.same(listed.json.data.map((s: any) => s.name), ['rokt_key'])
+  t.notOk(JSON.stringify(listed.json).includes('n3w'))
+  t.equal((await call(sim.url, 'DELETE', '/secrets/rokt_key')).status, 204)
+  t.equal((await call(sim.url, 'DELETE', '/secrets/rokt_key')).status, 404)
+  t.same((await call(sim.url, 'GET', '/secrets')).json.data, [])
+})
+
+t.test('secret placeholders in headers and body: {{secret_<name>}} and {{ secret.<name> }} (both forms of the guide); unknown ones refused', async t => {
+  const dest = await startDestination(t)
+  const sim = await startSim(t, { secrets: { api_key: 'k-123', other: 'o-456' } })
+  const res = await post(sim.url, forwardBody(dest.url + '/ok', {
+    headers: { 'X-Api-Key': '{{secret_api_key}}', 'X-Other': 'Bearer {{ secret.other }}' },
+    body: JSON.stringify({ pan: '{{card_number}}', key: '{{ secret_api_key }}' })
+  }))
+  t.equal(res.status, 200)
+  t.equal(dest.received[0].headers['x-api-key'], 'k-123')
+  t.equal(dest.received[0].headers['x-other'], 'Bearer o-456')
+  t.match(dest.received[0].body, { key: 'k-123' })
+  const stored = await get(sim.url, '/forward/' + res.json.request_id)
+  t.notOk(JSON.stringify(stored.json).includes('k-123'), 'GET /forward/{id} shows the placeholders, not the secrets')
+  t.equal(stored.json.destination_request.headers['X-Api-Key'], '***redacted***')
+
+  const unknown = await post(sim.url, forwardBody(dest.url + '/ok', { headers: { 'X-Api-Key': '{{secret_missing}}' } }))
+  t.equal(unknown.status, 422)
+  t.same(unknown.json.error_codes, ['secret_not_found'])
+  const both = await post(sim.url, forwardBody(dest.url + '/ok', { headers: { 'X-Api-Key': '{{secret_missing}}' }, body: '{{card_pin}}' }))
+  t.same(both.json.error_codes, ['secret_not_found', 'destination_request_placeholder_invalid'])
+  t.equal(dest.received.length, 1)
+})
+
+t.test("substitution 'raw' writes values as they are (not documented either way); expiry placeholders are normalised", async t => {
+  const dest = await startDestination(t)
+  const sim = await startSim(t, { substitution: 'raw' })
+  const res = await post(sim.url, forwardBody(dest.url + '/ok', { source: { type: 'id', id: SRC.quotedName }, body: '{"name":"{{cardholder_name}}"}' }))
+  t.equal(res.status, 200)
+  t.type(dest.received[0].body, 'string', 'the quote in the name broke the JSON')
+  t.match(dest.received[0].body, TEST_CARDS.quotedName.holderName)
+
+  await post(sim.url, forwardBody(dest.url + '/ok', { source: { type: 'id', id: SRC.shortExpiry } }))
+  t.match(dest.received[1].body, { month: '3', mm: '03', yy: '30', yyyy: '2030' }, 'a one-digit month, as Checkout.com holds it')
+  const twoDigits = await startSim(t, { sources: { [SRC.visa]: TEST_CARDS.twoDigitYear } })
+  await post(twoDigits.url, forwardBody(dest.url + '/ok'))
+  t.match(dest.received[2].body, { mm: '07', yy: '29', yyyy: '2029' }, 'a two-digit year given to the simulator still fills _yyyy')
 })

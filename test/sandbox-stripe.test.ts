@@ -11,6 +11,7 @@ import { buildStripeSimulator, startStripeSimulator, STRIPE_SANDBOX_API_KEY } fr
 import type { StripeSimulator, StripeSimulatorOptions } from '../lib/sandbox/index.ts'
 import { maskApiKey, upstreamFailure } from '../lib/sandbox/stripe/errors.ts'
 import { decodeStripeForm } from '../lib/sandbox/stripe/form.ts'
+import { blackholeUrl } from './helpers/faulty-psp.ts'
 
 interface Test { teardown: (fn: () => unknown) => void }
 type Pairs = Array<[string, string]>
@@ -227,7 +228,7 @@ t.test('the destination answering 4xx/5xx is still HTTP 200, with its status in 
   t.equal(relayed['set-cookie'], 'a=1, b=2')
 })
 
-t.test('expand[]=payment_method returns the PaymentMethod object; a hostname URL has no IP to report', async (t) => {
+t.test('expand[]=payment_method returns the PaymentMethod object; a hostname URL reports the address it resolved to', async (t) => {
   const dest = await startFakeDestination()
   t.teardown(() => dest.close())
   const byName = dest.url.replace('127.0.0.1', 'localhost')
@@ -244,8 +245,22 @@ t.test('expand[]=payment_method returns the PaymentMethod object; a hostname URL
   t.equal(res.body.payment_method.id, 'pm_card_visa')
   t.equal(res.body.payment_method.card.last4, '4242')
   t.notOk('number' in res.body.payment_method.card)
-  t.equal(res.body.request_context.destination_ip_address, null)
+  t.match(res.body.request_context.destination_ip_address, /^(127\.0\.0\.1|::1)$/, 'a string, as stripe-node types it')
   t.equal(dest.received.length, 1)
+  const listed = await get(sim, '/v1/forwarding/requests')
+  t.equal(listed.body.data[0].payment_method, 'pm_card_visa', 'stored unexpanded: the list gives the id')
+})
+
+t.test("missingCvc 'refuse': card_cvc for a CVC that is gone is a 400, not stored under the key; other forwards pass", async (t) => {
+  const { sim, dest } = await setup(t, { missingCvc: 'refuse' })
+  const cvcPairs = forwardPairs(dest, [['payment_method', 'pm_card_visa_debit']], ['card_number', 'card_cvc'])
+  t.equal((await post(sim, cvcPairs)).status, 200)
+  const refused = await post(sim, cvcPairs, { ...BEARER, 'idempotency-key': 'cvc-gone' })
+  t.equal(refused.status, 400)
+  t.match(refused.body.error, { type: 'invalid_request_error', code: 'forwarding_api_invalid_parameter', param: 'replacements' })
+  t.equal(dest.received.length, 1, 'nothing forwarded')
+  const without = await post(sim, forwardPairs(dest, [['payment_method', 'pm_card_visa_debit']]), { ...BEARER, 'idempotency-key': 'cvc-gone' })
+  t.equal(without.status, 200, 'the same key is free again: the refusal was validation')
 })
 
 t.test('CVC: forwarded once, then gone (per simulator); absent on cards that have none', async (t) => {
@@ -416,10 +431,121 @@ t.test('destination too slow: 504 forwarding_api_upstream_connection_timeout', a
   t.equal(dest.received.length, 1, 'the card did leave: the destination got it but did not answer in time')
 })
 
+t.test('a destination connect timeout follows the API version: 402 from basil on, 504 before (the account default here)', async (t) => {
+  const url = await blackholeUrl(t)
+  const sim = await startStripeSimulator({ destinations: [{ url }], destinationTimeoutMs: 300 })
+  t.teardown(() => sim.close())
+  const pairs: Pairs = [['payment_method', 'pm_card_visa'], ['url', url], ['replacements[0]', 'card_number'], ['request[body]', '{}']]
+  const pinned = await post(sim, pairs, { ...BEARER, 'stripe-version': '2025-03-31.basil' })
+  t.equal(pinned.status, 402)
+  t.equal(pinned.body.error.code, 'forwarding_api_upstream_connection_timeout')
+  const later = await post(sim, pairs, { ...BEARER, 'stripe-version': '2026-10-28.endive' })
+  t.equal(later.status, 402, 'and every later version')
+  const accountDefault = await post(sim, pairs)
+  t.equal(accountDefault.status, 504, 'the simulated account defaults to 2024-12-18.acacia')
+  t.equal(accountDefault.body.error.code, 'forwarding_api_upstream_connection_timeout')
+  const oldAccount = await startStripeSimulator({ destinations: [{ url }], destinationTimeoutMs: 300, accountApiVersion: '2025-09-30.clover' })
+  t.teardown(() => oldAccount.close())
+  t.equal((await post(oldAccount, pairs)).status, 402, 'accountApiVersion sets that default')
+})
+
+t.test('Stripe-Version: a value that is not a version is refused before anything is forwarded', async (t) => {
+  const { sim, dest } = await setup(t)
+  const res = await post(sim, forwardPairs(dest), { ...BEARER, 'stripe-version': 'latest' })
+  t.equal(res.status, 400)
+  t.same(res.body, { error: { type: 'invalid_request_error', message: 'Invalid Stripe API version: latest' } })
+  t.equal(dest.received.length, 0)
+})
+
+t.test('metadata: Stripe\'s limits (50 keys, 40-character keys, 500-character values), and only from 2024-10-28.acacia', async (t) => {
+  const { sim, dest } = await setup(t)
+  const tooMany: Pairs = Array.from({ length: 51 }, (_, i): [string, string] => [`metadata[k${i}]`, 'v'])
+  const cases: Array<[Pairs, string]> = [
+    [tooMany, 'Invalid metadata: metadata can have at most 50 keys'],
+    [[[`metadata[${'k'.repeat(41)}]`, 'v']], 'Invalid metadata: keys can be at most 40 characters'],
+    [[['metadata[k]', 'v'.repeat(501)]], 'Invalid metadata: values can be at most 500 characters']
+  ]
+  for (const [extra, message] of cases) {
+    const res = await post(sim, forwardPairs(dest, extra))
+    t.equal(res.status, 400)
+    t.equal(res.body.error.message, message)
+  }
+  const limits = await post(sim, forwardPairs(dest, [[`metadata[${'k'.repeat(40)}]`, 'v'.repeat(500)], ...tooMany.slice(0, 49)]))
+  t.equal(limits.status, 200, 'exactly at the limits')
+  const old = await post(sim, forwardPairs(dest, [['metadata[a]', '1']]), { ...BEARER, 'stripe-version': '2024-09-30.acacia' })
+  t.equal(old.status, 400)
+  t.equal(old.body.error.code, 'parameter_unknown')
+  t.equal(old.body.error.param, 'metadata')
+  t.equal(dest.received.length, 1)
+})
+
+t.test('GET /v1/forwarding/requests: newest first, limit, cursors, a created range; no metadata filter', async (t) => {
+  const { sim, dest } = await setup(t)
+  const ids: string[] = []
+  for (let i = 0; i < 5; i++) ids.push((await post(sim, forwardPairs(dest, [['metadata[n]', String(i)]]))).body.id)
+  const newest = [...ids].reverse()
+  const all = await get(sim, '/v1/forwarding/requests')
+  t.match(all.body, { object: 'list', has_more: false, url: '/v1/forwarding/requests' })
+  t.same(all.body.data.map((r: any) => r.id), newest)
+  t.same(all.body.data[0].metadata, { n: '4' })
+  t.notMatch(JSON.stringify(all.body), /4242424242424242/, 'redacted, like the create answer')
+
+  const page1 = await get(sim, '/v1/forwarding/requests?limit=2')
+  t.same(page1.body.data.map((r: any) => r.id), newest.slice(0, 2))
+  t.equal(page1.body.has_more, true)
+  const page2 = await get(sim, `/v1/forwarding/requests?limit=2&starting_after=${newest[1]}`)
+  t.same(page2.body.data.map((r: any) => r.id), newest.slice(2, 4))
+  const last = await get(sim, `/v1/forwarding/requests?limit=2&starting_after=${newest[3]}`)
+  t.same(last.body.data.map((r: any) => r.id), newest.slice(4))
+  t.equal(last.body.has_more, false)
+  const back = await get(sim, `/v1/forwarding/requests?limit=2&ending_before=${newest[4]}`)
+  t.same(back.body.data.map((r: any) => r.id), newest.slice(2, 4), 'ending_before: the page just before the cursor')
+  t.equal(back.body.has_more, true)
+  t.equal((await get(sim, `/v1/forwarding/requests?ending_before=${newest[1]}`)).body.has_more, false)
+
+  const created = all.body.data[0].created
+  t.equal((await get(sim, `/v1/forwarding/requests?created[gte]=${created}`)).body.data.length, 5)
+  t.equal((await get(sim, `/v1/forwarding/requests?created[gt]=${created}`)).body.data.length, 0)
+  t.equal((await get(sim, `/v1/forwarding/requests?created[lt]=${created}`)).body.data.length, 0)
+  t.equal((await get(sim, `/v1/forwarding/requests?created[lte]=${created}&created[gte]=${created}`)).body.data.length, 5)
+  t.equal((await get(sim, `/v1/forwarding/requests?created=${created}`)).body.data.length, 5, 'an exact timestamp')
+
+  const refusals: Array<[string, number, string]> = [
+    ['metadata[n]=1', 400, 'parameter_unknown'],
+    ['created[eq]=1', 400, 'parameter_unknown'],
+    ['limit=0', 400, 'limit'],
+    ['limit=101', 400, 'limit'],
+    ['limit=ten', 400, 'limit'],
+    ['created[gt]=-1', 400, 'created[gt]'],
+    ['created[0]=1', 400, 'created'],
+    ['starting_after=fwdreq_nope', 404, 'resource_missing'],
+    ['ending_before=fwdreq_nope', 404, 'resource_missing'],
+    [`starting_after=${ids[0]}&ending_before=${ids[1]}`, 400, 'ending_before']
+  ]
+  for (const [query, status, what] of refusals) {
+    const res = await get(sim, `/v1/forwarding/requests?${query}`)
+    t.equal(res.status, status, query)
+    t.ok(res.body.error.code === what || res.body.error.param === what, `${query}: ${what}`)
+  }
+})
+
+t.test('onboarded destination headers (the credentials given at onboarding) go with every forward, over the caller\'s', async (t) => {
+  const dest = await startFakeDestination({ requiredHeaders: { authorization: 'Bearer onboarded' } })
+  t.teardown(() => dest.close())
+  const sim = await startStripeSimulator({ destinations: [{ url: dest.url, headers: { Authorization: 'Bearer onboarded' } }] })
+  t.teardown(() => sim.close())
+  const res = await post(sim, forwardPairs(dest))
+  t.equal(res.body.response_details.status, 200)
+  t.equal(dest.received[0].headers.authorization, 'Bearer onboarded', 'the onboarded value wins over the request\'s')
+  t.notMatch(JSON.stringify(res.body.request_details), /onboarded/, 'redacted')
+})
+
 t.test('upstreamFailure: a connect timeout is 402 (Stripe basil: nothing was sent, safe to retry)', async (t) => {
   const connect = upstreamFailure(new DestinationUnreachableError(true, { cause: Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }) }))
   t.equal(connect.status, 402)
   t.equal(connect.error.code, 'forwarding_api_upstream_connection_timeout')
+  const before = upstreamFailure(new DestinationUnreachableError(true, { cause: Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }) }), '2025-02-24')
+  t.equal(before.status, 504, 'before basil, a timeout like any other')
   const headers = upstreamFailure(new DestinationUnreachableError(true, { cause: Object.assign(new Error('headers timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' }) }))
   t.equal(headers.status, 504)
   const refused = upstreamFailure(new DestinationUnreachableError(false, { cause: Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }) }))

@@ -17,6 +17,10 @@ export interface ForwardMetric {
   destinationStatus?: number
   /** The error code, when it did not */
   code?: string
+  /** Why it did not (the PSP's error code, a transport fault…), as in the audit event */
+  reason?: string
+  /** The forward's correlation id (see AuditEvent.correlationId) */
+  correlationId: string
 }
 
 export interface AuditEvent {
@@ -41,4 +45,11 @@ export interface AuditEvent {
    * (claim_missing:iss, claim_invalid:exp, token_lifetime…: README, Security) or a failed PSP call (connection_refused, headers_timeout, circuit_open…).
    */
   reason?: string
+  /**
+   * The forward's id at the PSP and in the audit log, once a PSP was chosen (accepted and every
+   * forward_* event): give it to `reconcile`. Derived from the request, never customer data.
+   */
+  correlationId?: string
+  /** The PSP's own id of a forward that failed, when its answer named one (Checkout.com's `fwd_…`): for `reconcile`. */
+  pspReference?: string
 }

@@ -10,6 +10,7 @@ import cardForwarding, {
   stripe,
   UnauthorizedError,
   type AdyenVaultRecord,
+  type ReconcileResult,
   type BraintreeVaultRecord,
   type CardForwardingOptions,
   type CheckoutComVaultRecord,
@@ -63,19 +64,33 @@ describe('a custom adapter typed against PspAdapter', () => {
     const spreedly: PspAdapter<SpreedlyRecord> = {
       name: 'spreedly',
       isRecord: (record): record is VaultedPaymentMethodBase & SpreedlyRecord & Record<string, unknown> => typeof record.spreedlyToken === 'string',
-      forward: async ({ record, destination, idempotencyKey }) => {
+      forward: async ({ record, destination, idempotencyKey, correlationId }) => {
         expect(record.spreedlyToken).type.toBe<string>()
         expect(record.psp).type.toBe<string>()
         expect(destination.url).type.toBe<string>()
         expect(idempotencyKey).type.toBe<string | undefined>()
+        expect(correlationId).type.toBe<string>()
         return { status: 200, headers: {}, body: { ok: true }, requestTime: 12, pspBody: null }
-      }
+      },
+      reconcile: async (correlationId, options) => {
+        expect(options?.pspReference).type.toBe<string | undefined>()
+        expect(options?.since).type.toBe<Date | undefined>()
+        return { outcome: 'cannot_tell', how: `ask Spreedly about ${correlationId}` }
+      },
+      onboarding: destination => [`register ${destination.url}`]
     }
     expect(app.register(cardForwarding, cardForwardingOptions({
       ...base,
       psps: { spreedly },
       resolvePaymentMethod: () => ({ psp: 'spreedly', spreedlyToken: 'tok_1' })
     }))).type.not.toRaiseError()
+  })
+
+  test('reconcile, when there is one, answers a ReconcileResult', () => {
+    const result = {} as ReconcileResult
+    if (result.outcome === 'found') expect(result.forwards[0].destination?.status).type.toBe<number | undefined>()
+    expect<PspAdapter<SpreedlyRecord>['reconcile']>().type.not.toBeAssignableFrom(async () => ({ outcome: 'maybe' }))
+    expect<PspAdapter<SpreedlyRecord>['reconcile']>().type.toBeAssignableFrom(async () => ({ outcome: 'not_found' as const, searched: 'all' }))
   })
 
   test('must return a ForwardResult', () => {

@@ -47,6 +47,14 @@ export interface ForwardInput<TRecord> {
   destination: PreparedDestination
   /** Present only when Rokt sent an Idempotency-Key: already derived, at most 64 characters. */
   idempotencyKey?: string
+  /**
+   * Names this forward at the PSP, where it has a field for it (Stripe `metadata`, Adyen
+   * `merchantReference`, Checkout.com `reference`, Braintree's `Trace-Id` header), and in the
+   * audit events and the `onForward` metric: `reconcile` finds the forward by it. `rcf_` and 32
+   * hex digits, derived from the PSP idempotency key (so Rokt's retries with one Idempotency-Key
+   * share it), else random. Never customer data.
+   */
+  correlationId: string
   /** Aborted when the request is abandoned; adapters pass it to undici. */
   signal?: AbortSignal
 }
@@ -62,13 +70,57 @@ export interface PspAdapter<TRecord extends object = Record<string, unknown>> {
   prepareDestination?: (destination: PreparedDestination) => void
   /** Request time: the record's PSP handle is well formed (false gives 404, nothing forwarded). */
   isRecord: (record: VaultedPaymentMethodBase & Record<string, unknown>) => record is VaultedPaymentMethodBase & TRecord & Record<string, unknown>
-  /** Forward the card; throw PspError (502) or PspTimeoutError (504) on failure. */
+  /**
+   * Forward the card; throw PspError (502) or PspTimeoutError (504) on failure. The PspError's
+   * code (an identifier such as the PSP's error code) is the audit event's `reason`.
+   */
   forward: (input: ForwardInput<TRecord>) => Promise<ForwardResult>
+  /**
+   * Asks the PSP whether the forward named by `correlationId` happened and what the destination
+   * answered (`npx fastify-rokt-card-forwarding reconcile`). Optional: without it, the PSP's
+   * dashboard or support is the only way to tell.
+   */
+  reconcile?: (correlationId: string, options?: ReconcileOptions) => Promise<ReconcileResult>
+  /**
+   * What the PSP must be told or hold for this destination beyond its details (a secret to
+   * register, a format to ask for), as short lines: `doctor` prints them. Optional.
+   */
+  onboarding?: (destination: PreparedDestination) => string[]
   /** Close the adapter's dispatcher; called once when the app closes. */
   close?: () => Promise<void>
   /** @internal phantom type carrying the record shape */
   readonly __record?: TRecord
 }
+
+export interface ReconcileOptions {
+  /** The PSP's own id of the forward (Checkout.com `fwd_…`, from the audit event's `pspReference`), for PSPs that look forwards up only by it. */
+  pspReference?: string
+  /** Search forwards created from this time on. Default: 24 hours ago. */
+  since?: Date
+  /** …and up to this time. Default: now. */
+  until?: Date
+  signal?: AbortSignal
+}
+
+/** One forward the PSP has a record of. */
+export interface ReconciledForward {
+  /** The PSP's id of the forward (Stripe `fwdreq_…`, Checkout.com `fwd_…`). */
+  pspReference: string
+  /** When the PSP created it (ISO-8601, UTC). */
+  createdAt: string
+  /** The destination's answer, when the PSP recorded one (absent: the destination never answered). */
+  destination?: { status: number, headers: Record<string, string>, body: unknown }
+}
+
+/**
+ * What the PSP says: `found` (it has these forwards: each says whether the destination
+ * answered), `not_found` (none in what was searched), `cannot_tell` (it has no lookup for this;
+ * `how` says what can tell: a webhook, the dashboard, support).
+ */
+export type ReconcileResult =
+  | { outcome: 'found', forwards: ReconciledForward[] }
+  | { outcome: 'not_found', searched: string }
+  | { outcome: 'cannot_tell', how: string }
 
 /** A destination as the partner configures it under `destinations`. */
 export interface DestinationOptions {

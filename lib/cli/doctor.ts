@@ -1,21 +1,16 @@
 import Fastify from 'fastify'
 import cardForwarding from '../../index.ts'
-import type { AuthOptions, PspAdapter } from '../../types/index.ts'
-import { adyen } from '../psp/adapters/adyen.ts'
-import { braintree } from '../psp/adapters/braintree.ts'
-import { checkoutCom } from '../psp/adapters/checkout-com.ts'
-import { stripe } from '../psp/adapters/stripe.ts'
+import type { AuthOptions } from '../../types/index.ts'
 import { AuthUnavailableError } from '../errors.ts'
 import { createJwksKeySource, DEFAULT_JWKS_TIMEOUT_MS } from '../edge/jwks.ts'
 import { algorithmsFor } from '../options/auth.ts'
 import { resolveOptions } from '../options/index.ts'
 import { serverTimeoutWarnings } from '../options/server.ts'
+import { buildAdapter, isAdapterDescription } from './adapters.ts'
 import { loadConfig } from './config.ts'
 import { onboardingArtefacts, type BraintreeConfigName } from './onboarding.ts'
 import { withSpinner, type Output } from './progress.ts'
 
-/** The adapters a config may describe as data: `{ "adapter": "stripe", "apiKey": … }`. */
-const FACTORIES: Record<string, (options: any) => PspAdapter<any>> = { stripe, adyen, braintree, checkoutCom }
 /** The host's Fastify server options a config's `server` key may give: the doctor's throwaway app is built with them. */
 const SERVER_OPTIONS = ['trustProxy', 'connectionTimeout', 'requestTimeout', 'keepAliveTimeout'] as const
 const RISKY_FLAGS = {
@@ -52,7 +47,7 @@ export async function doctor (configFile: string, io: DoctorIo): Promise<number>
     delete options.server
     const braintreeNames = new Map<string, BraintreeConfigName>()
     for (const [key, value] of Object.entries(Object(options.psps)) as Array<[string, any]>) {
-      if (typeof Object(value).adapter === 'string') {
+      if (isAdapterDescription(value)) {
         options.psps[key] = await check(`psps.${key}`, async () => buildAdapter(value), adapter => `${adapter.name} credentials are well formed`)
         if (value.adapter === 'braintree') braintreeNames.set(key, value.configName)
       } else if (typeof Object(value).forward === 'function') {
@@ -88,11 +83,6 @@ export async function doctor (configFile: string, io: DoctorIo): Promise<number>
     io.stderr.write(`✖ ${(err as Error).message}\n`)
     return 1
   }
-}
-
-function buildAdapter ({ adapter, ...options }: { adapter: string }): PspAdapter<any> {
-  if (!Object.hasOwn(FACTORIES, adapter)) throw new Error(`unknown adapter "${adapter}" (one of ${Object.keys(FACTORIES).join(', ')})`)
-  return FACTORIES[adapter](options)
 }
 
 function serverSettings (server: unknown): Record<string, any> | undefined {

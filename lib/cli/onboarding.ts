@@ -40,18 +40,23 @@ export function onboardingArtefacts (
         const configName = braintreeNames.get(key)
         const name = (typeof configName === 'string' ? configName : configName?.[destination.id]) ?? `card_forwarding_${destination.id}`
         const config = braintreeForwardConfig({ id: destination.id, url: destination.url, headers: destination.headers, body: destination.template }, { name })
-        out.push(`  ${destination.id}`, indent(JSON.stringify(config, null, 2), '    '))
+        out.push(`  ${destination.id}`, indent(JSON.stringify(config, null, 2), '    '), ...extras(adapter, destination))
       }
     } else {
       out.push(`psps.${key}: send ${psp} these destination details for approval`)
-      for (const destination of destinations) out.push(...destinationDetails(destination))
+      for (const destination of destinations) out.push(...destinationDetails(destination, adapter.onboarding === undefined), ...extras(adapter, destination))
     }
     out.push('')
   }
   return out.join('\n')
 }
 
-function destinationDetails (destination: PreparedDestination): string[] {
+/** What the adapter says its PSP must be told or hold for this destination (secrets, formats). */
+function extras (adapter: PspAdapter<any>, destination: PreparedDestination): string[] {
+  return (adapter.onboarding?.(destination) ?? []).map(line => `    ${line}`)
+}
+
+function destinationDetails (destination: PreparedDestination, valuesTravel: boolean): string[] {
   const headers = Object.keys(destination.headers)
   const fields = (card: boolean) => destination.slots
     .filter(slot => isCardToken(slot.token) === card)
@@ -62,7 +67,7 @@ function destinationDetails (destination: PreparedDestination): string[] {
     `  ${destination.id}`,
     `    url        ${destination.url}`,
     '    method     POST',
-    `    headers    ${headers.length === 0 ? 'none' : `${headers.join(', ')} (names only: the values travel with each forward)`}`,
+    `    headers    ${headers.length === 0 ? 'none' : `${headers.join(', ')} (names only${valuesTravel ? ': the values travel with each forward' : ''})`}`,
     '    body       application/json',
     `    card data  ${fields(true)}`,
     ...(billing === '' ? [] : [`    billing    ${billing}`])

@@ -121,8 +121,9 @@ export function createPspClient (options: PspClientOptions): PspClient {
     try {
       body = JSON.parse(text)
     } catch (err) {
-      // A 5xx page from a proxy or load balancer in front of the PSP: name the status, not the page.
-      const reason = res.statusCode >= 500 ? `http_${res.statusCode}` : 'invalid_response'
+      // An error page from a proxy in front of the PSP, or a refusal with no body (Checkout.com's 401 for
+      // a wrong key): name the status, not the page.
+      const reason = res.statusCode >= 400 ? `http_${res.statusCode}` : 'invalid_response'
       throw tag(new PspError(options.psp, reason, { cause: err }), reason, unreadable)
     }
     return { statusCode: res.statusCode, headers: res.headers, body, durationMs: Math.round(performance.now() - started) }

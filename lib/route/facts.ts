@@ -8,6 +8,8 @@ export interface RequestFacts {
   referenceHash?: string
   /** Set once a PSP was chosen: a failure from then on is a forward's */
   psp?: string
+  /** Set with psp: the forward's id at the PSP (see correlation.ts) */
+  correlationId?: string
 }
 
 const FACTS = 'roktCardForwardingFacts'

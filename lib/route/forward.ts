@@ -7,6 +7,7 @@ import type { ResolvedOptions } from '../options/index.ts'
 import { createDelivery } from '../partner-callback.ts'
 import { retryBeforeSend } from '../psp/retry.ts'
 import { relayedAnswer, type RelayedAnswer } from './answer.ts'
+import { correlationIdOf } from './correlation.ts'
 import { pspDeadline, startDeadline, vaultTimeout, type Deadline } from './deadline.ts'
 import { factsOf, setFacts, type RequestFacts } from './facts.ts'
 import { identifiersMatch } from './identifiers.ts'
@@ -48,11 +49,12 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
     try {
       const { adapter, record } = await lookUp(request, deadline)
       facts.psp = adapter.name
+      const correlationId = facts.correlationId = correlationIdOf(entry.pspKey)
       audit(request, 'accepted', { ...facts, statusCode: 200 })
       // Without an Idempotency-Key a forward is never retried.
       const retries = entry.pspKey === undefined ? 0 : retry.retries
       const response = await callPsp(request, facts, adapter, deadline, signal => retryBeforeSend(
-        () => adapter.forward({ record, destination, idempotencyKey: entry.pspKey, signal }),
+        () => adapter.forward({ record, destination, idempotencyKey: entry.pspKey, correlationId, signal }),
         { retries, baseDelayMs: retry.baseDelayMs, signal }))
       audit(request, 'forward_ok', { ...facts, statusCode: 200 })
       const kept = await entry.succeed({ statusCode: 200, body: response })
@@ -98,19 +100,19 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
    * 504 of unknown outcome; any error that is not a forward failure is the adapter's fault (502).
    */
   async function callPsp (request: Request, facts: RequestFacts, adapter: PspAdapter<any>, deadline: Deadline, call: (signal: AbortSignal) => Promise<ForwardResult>): Promise<RelayedAnswer> {
-    const psp = adapter.name
+    const base = { psp: adapter.name, destination: facts.destination as string, correlationId: facts.correlationId as string }
     const started = performance.now()
     try {
-      const result = await shutdown.track(signal => deadline.run(() => call(AbortSignal.any([signal, deadline.signal])), () => pspDeadline(psp)))
-      const answer = relayedAnswer(result, relay, psp)
-      metric(request, { psp, destination: facts.destination as string, outcome: 'ok', durationMs: performance.now() - started, statusCode: 200, destinationStatus: answer.status })
+      const result = await shutdown.track(signal => deadline.run(() => call(AbortSignal.any([signal, deadline.signal])), () => pspDeadline(base.psp)))
+      const answer = relayedAnswer(result, relay, base.psp)
+      metric(request, { ...base, outcome: 'ok', durationMs: performance.now() - started, statusCode: 200, destinationStatus: answer.status })
       return answer
     } catch (err) {
       const cutOff = deadline.signal.aborted && !(err instanceof ShuttingDownError)
-      if (!cutOff && !isForwardFailure(err)) request.log.error({ psp, error: errorForLog(err) }, 'card-forwarding: the adapter failed (adapter_error)')
-      const failure: Failure<FastifyError & { statusCode: number }> = cutOff ? pspDeadline(psp, err) : isForwardFailure(err) ? err : new PspError(psp, 'adapter_error', { cause: err })
+      if (!cutOff && !isForwardFailure(err)) request.log.error({ psp: base.psp, error: errorForLog(err) }, 'card-forwarding: the adapter failed (adapter_error)')
+      const failure: Failure<FastifyError & { statusCode: number }> = cutOff ? pspDeadline(base.psp, err) : isForwardFailure(err) ? err : new PspError(base.psp, 'adapter_error', { cause: err })
       const outcome = failure.outcome === 'unknown' ? 'unknown' : 'failed'
-      metric(request, { psp, destination: facts.destination as string, outcome, durationMs: performance.now() - started, statusCode: failure.statusCode, code: failure.code })
+      metric(request, { ...base, outcome, durationMs: performance.now() - started, statusCode: failure.statusCode, code: failure.code, reason: failure.reason })
       throw failure
     }
   }

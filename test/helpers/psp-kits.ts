@@ -65,3 +65,6 @@ export const PSP_KITS: PspKit[] = [
     card: TEST_CARDS.visa
   }
 ]
+
+/** A correlation id as the route derives one, for tests that call an adapter directly. */
+export const CORRELATION_ID = 'rcf_0123456789abcdef0123456789abcdef'

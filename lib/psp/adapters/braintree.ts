@@ -2,7 +2,7 @@ import type {
   BodyTemplate, BodyTemplateValue, BraintreeForwardConfig, BraintreeOptions, BraintreeTransformation, BraintreeVaultRecord,
   CanonicalToken, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, TemplateSlot
 } from '../../../types/index.ts'
-import { PspError, PspTimeoutError, safeCode } from '../../errors.ts'
+import { PspError, PspTimeoutError, tagFailure } from '../../errors.ts'
 import { createPspClient, transport } from '../client.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, DEFAULT_TEMPLATE, isCardToken, parseTemplate, pointer } from '../../template.ts'
@@ -16,12 +16,15 @@ import { billingValue, DEFAULT_TEMPLATE, isCardToken, parseTemplate, pointer } f
  * loads each config; `braintreeForwardConfig` generates the JSON to submit).
  *
  * The config is generated from the destination's body template: card tokens become Braintree's
- * variables (`$number`, `$expiration_month`, `$expiration_year`, `$cardholder_name`); the CVC goes out
- * empty (Braintree never stores a CVV); billing tokens become global variables (`$billing_line1`, …)
- * whose values, from the vault record, travel in the request's `data` (Braintree's non-secret
- * variables); destination headers become `$header_1`, … whose values travel in `sensitive_data`, so
- * no secret is ever written into a config submitted for review; other template values are literals.
- * The same config therefore serves every customer, inline in sandbox and by name in production.
+ * variables (`$number`, `$cardholder_name`) and functions (the expiry, below); the CVC goes out
+ * empty (Braintree never stores a CVV: `$cvv` exists only for network-tokenized cards, "$cvv will be
+ * available as a variable", guides/extend/forward-api/tokenization-support); billing tokens become
+ * global variables (`$billing_line1`, …) whose values, from the vault record, travel in the
+ * request's `data` (Braintree's non-secret variables); destination headers become `$header_1`, …
+ * whose values travel in `sensitive_data`, so no secret is ever written into a config submitted
+ * for review; other template values are literals. No global is named like a Forward API variable
+ * (`data` and `sensitive_data` win over those: reference/forward-api/variables). The same config
+ * therefore serves every customer, inline in sandbox and by name in production.
  */
 
 const BASE_URL = {
@@ -42,16 +45,22 @@ const DATA_KEY: Record<string, string> = {
   'billing.postalCode': 'billing_postal_code',
   'billing.country': 'billing_country'
 }
-const CARD_VALUE: Record<string, string> = {
+/**
+ * `$expiration_year` is "2- or 4-digit" as the card was vaulted (the GraphQL CreditCardInput:
+ * "formatted YYYY or YY"), so the expiry goes through Braintree's own `format_expiration`
+ * function (reference/forward-api/functions: `%m` month, `%Y` year with century), which writes the
+ * two-digit month and four-digit year the template promises whatever the vault holds.
+ */
+const CARD_VALUE: Record<string, BraintreeTransformation['value']> = {
   'card.number': '$number',
-  'card.expMonth': '$expiration_month',
-  'card.expYear': '$expiration_year',
+  'card.expMonth': ['format_expiration', '%m'],
+  'card.expYear': ['format_expiration', '%Y'],
   'card.holderName': '$cardholder_name',
   // Braintree never stores a CVV: the field goes out empty.
   'card.cvc': ''
 }
 
-function valueFor (token: CanonicalToken): string {
+function valueFor (token: CanonicalToken): BraintreeTransformation['value'] {
   return isCardToken(token) ? CARD_VALUE[token] : '$' + DATA_KEY[token]
 }
 
@@ -114,7 +123,8 @@ interface BraintreePlan {
 export function braintree (options: BraintreeOptions): PspAdapter<BraintreeVaultRecord> {
   if (options === null || typeof options !== 'object') throw new Error('braintree: options are required')
   for (const key of ['merchantId', 'publicKey', 'privateKey'] as const) {
-    if (typeof options[key] !== 'string' || !KEY.test(options[key])) throw new Error(`braintree: ${key} must be a Braintree API identifier`)
+    if (typeof options[key] !== 'string' || options[key] === '') throw new Error(`braintree: ${key} is required (from the Control Panel's API keys page)`)
+    if (!KEY.test(options[key])) throw new Error(`braintree: ${key} must be 1 to 128 letters, digits, _ or - (as the Control Panel shows it)`)
   }
   if (options.environment !== 'sandbox' && options.environment !== 'production') throw new Error("braintree: environment must be 'sandbox' or 'production'")
   const production = options.environment === 'production'
@@ -148,7 +158,7 @@ export function braintree (options: BraintreeOptions): PspAdapter<BraintreeVault
   }
 
   // Braintree documents no idempotency header: idempotencyKey is not sent.
-  async function forward ({ record, destination, signal }: ForwardInput<BraintreeVaultRecord>): Promise<ForwardResult> {
+  async function forward ({ record, destination, correlationId, signal }: ForwardInput<BraintreeVaultRecord>): Promise<ForwardResult> {
     const plan = prepared.get(destination.id) as BraintreePlan
     const data: Record<string, string> = {}
     for (const token of plan.billing) data[DATA_KEY[token]] = billingValue(token, record.billingAddress)
@@ -159,9 +169,11 @@ export function braintree (options: BraintreeOptions): PspAdapter<BraintreeVault
       data,
       sensitive_data: plan.sensitive
     })
-    const res = await client.post('/', { headers, body, signal })
+    // "The tracer value you pass in Trace-Id will show up in all of the logs for this request"
+    // (reference/forward-api/forward): Braintree's only correlation field, for its support.
+    const res = await client.post('/', { headers: { ...headers, 'trace-id': correlationId }, body, signal })
     const envelope = res.body as any
-    if (res.statusCode < 200 || res.statusCode > 299) throw forwardFailure(failure(res.statusCode, envelope?.message), res.statusCode)
+    if (res.statusCode < 200 || res.statusCode > 299) throw withUuid(forwardFailure(failure(res.statusCode, envelope?.message), res.statusCode), envelope)
     if (!isDestinationAnswer(envelope)) throw forwardFailure(new PspError('braintree', 'invalid_response'), res.statusCode)
     const time = (envelope as any)['request-time']
     return forwardResult(envelope, envelope, typeof time === 'number' ? time : res.durationMs)
@@ -170,17 +182,39 @@ export function braintree (options: BraintreeOptions): PspAdapter<BraintreeVault
   return {
     name: 'braintree',
     prepareDestination,
+    onboarding: (destination) => Object.keys(destination.headers).length === 0
+      ? []
+      : ['sensitive   the header values travel in sensitive_data with each forward, never in the reviewed config'],
     isRecord: (record): record is any => typeof record.paymentMethodToken === 'string' && TOKEN.test(record.paymentMethodToken),
     forward,
+    // Braintree documents no lookup of past forwards.
+    reconcile: async correlationId => ({
+      outcome: 'cannot_tell',
+      how: `Braintree documents no lookup of past forwards: ask Braintree support, giving the Trace-Id ${correlationId} (it is in Braintree's logs of the request) and the time`
+    }),
     close: () => client.close()
   }
 }
 
+const TIMEOUT_KINDS = ['connect_timeout', 'request_timeout', 'socket_timeout'] as const
+
 /** Braintree's error envelopes (vault-errors, validation-errors, server-errors) as a safe code. */
 function failure (status: number, message: any): Error {
-  if (status === 504) return new PspTimeoutError('braintree')
-  if (message?.['vault_error?'] === true) return new PspError('braintree', safeCode(`vault_error_${message.vault_status}`))
+  if (status === 504) {
+    // Braintree's own timeouts towards the destination ({ "server_error?": true, connect_timeout: … }).
+    const kind = TIMEOUT_KINDS.find(k => message?.[k] !== undefined)
+    return tagFailure(new PspTimeoutError('braintree'), { reason: kind === undefined ? 'server_error_504' : `destination_${kind}` })
+  }
+  if (message?.['vault_error?'] === true) return new PspError('braintree', `vault_error_${message.vault_status}`)
   if (message?.['validation_error?'] === true) return new PspError('braintree', 'validation_error')
   if (message?.['server_error?'] === true) return new PspError('braintree', `server_error_${status}`)
   return new PspError('braintree', `http_${status}`)
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Braintree's `request-uuid` of a failed request, for its support (only when it has the shape of a UUID). */
+function withUuid (error: Error, envelope: any): Error {
+  const uuid = envelope?.['request-uuid']
+  return typeof uuid === 'string' && UUID.test(uuid) ? tagFailure(error, { pspReference: uuid }) : error
 }

@@ -1,11 +1,27 @@
-import type { BillingAddress, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, StripeOptions, StripeVaultRecord } from '../../../types/index.ts'
-import { PspError, safeCode, tagFailure } from '../../errors.ts'
+import type {
+  BillingAddress, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, PspClient, PspResponse, StripeOptions, StripeVaultRecord
+} from '../../../types/index.ts'
+import { PspError, tagFailure } from '../../errors.ts'
 import { createPspClient, transport } from '../client.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, isCardToken, renderTemplate } from '../../template.ts'
+import { reconcileStripe, STRIPE_CORRELATION_KEY } from './stripe-reconcile.ts'
 
-const KEY = /^(?:sk|rk)_(?:test|live)_[A-Za-z0-9_]{4,247}$/
+/**
+ * The Stripe-Version every call sends. From 2025-03-31.basil a timeout before Stripe connects to
+ * the destination answers 402 ("allowing for safe retries") where older versions answer 502/504
+ * like any upstream error (https://docs.stripe.com/changelog/basil/2025-03-31/vault-forward-api-returns-402);
+ * the ForwardingRequest `metadata` the correlation id travels in dates from 2024-10-28.acacia
+ * (https://docs.stripe.com/changelog/acacia/2024-10-28/forwarding-api-metadata-field).
+ */
+export const STRIPE_API_VERSION = '2025-03-31.basil'
+const API_VERSION = /^(\d{4}-\d{2}-\d{2})\.[a-z]+$/
+const FIRST_402_VERSION = '2025-03-31'
+const PREFIX = /^(?:sk|rk)_(?:test|live)_/
+const KEY_BODY = /^[A-Za-z0-9_]{4,247}$/
 const PAYMENT_METHOD = /^pm_[A-Za-z0-9_]{1,250}$/
+const HEADER_NAME = /^[!#$%&'*+.^`|~\w-]+$/
+const FORWARD_PATH = '/v1/forwarding/requests'
 const REPLACEMENT: Record<string, string> = {
   'card.number': 'card_number',
   'card.expMonth': 'card_expiry',
@@ -13,42 +29,75 @@ const REPLACEMENT: Record<string, string> = {
   'card.cvc': 'card_cvc',
   'card.holderName': 'cardholder_name'
 }
+/**
+ * stripe-node classifies an error by its HTTP status where Stripe's envelope gives no code
+ * (src/Error.ts generateV1Error): a wrong key is a 401 `invalid_request_error`, named here as the SDK names it.
+ */
+const BY_STATUS: Record<number, string> = { 401: 'authentication_error', 403: 'permission_error', 429: 'rate_limit_error' }
 
 interface StripeDestination {
   /** Form fields that never change for this destination (url, headers, replacements). */
   fixed: Array<[string, string]>
   /** The body when the template needs nothing from the vault record. */
   staticBody: string | null
-  needsBilling: boolean
 }
 
-/** Stripe's error envelope `{ error: { type, code?, message } }`: keep the code, else the type. */
-function stripeError (body: any): Error {
-  const error = Object(body).error
-  return new PspError('stripe', safeCode(error?.code ?? error?.type))
+/** Stripe's error envelope `{ error: { type, code?, message } }`: keep the code, else the SDK's class for the status, else the type. */
+export function stripeError (status: number, body: unknown): PspError {
+  const error = Object(Object(body).error)
+  return new PspError('stripe', error.code ?? BY_STATUS[status] ?? error.type)
+}
+
+function checkOptions (options: StripeOptions): void {
+  if (options === null || typeof options !== 'object' || typeof options.apiKey !== 'string' || options.apiKey === '') {
+    throw new Error('stripe: apiKey is required (a Stripe secret key, sk_test_…/sk_live_…, or a restricted key, rk_test_…/rk_live_…)')
+  }
+  const prefix = PREFIX.exec(options.apiKey)?.[0]
+  if (prefix === undefined) {
+    // The two-letter prefix names the kind of key (pk_ publishable, whsec_ …): not secret, and the useful part.
+    const seen = /^[a-z]{2,5}_/.exec(options.apiKey)?.[0]
+    throw new Error(`stripe: apiKey must start with sk_test_, sk_live_, rk_test_ or rk_live_ (a secret or restricted key)${seen === undefined ? '' : `, not ${seen}`}`)
+  }
+  const body = options.apiKey.slice(prefix.length)
+  if (!KEY_BODY.test(body)) {
+    throw new Error(`stripe: apiKey has the ${prefix} prefix, then ${body.length} characters: a Stripe key has 4 to 247 letters, digits or underscores after its prefix`)
+  }
+  const version = options.apiVersion ?? STRIPE_API_VERSION
+  const date = typeof version === 'string' ? API_VERSION.exec(version)?.[1] : undefined
+  if (date === undefined) throw new Error("stripe: apiVersion must be a Stripe API version such as '2025-03-31.basil'")
+  if (date < FIRST_402_VERSION) {
+    throw new Error(`stripe: apiVersion must be ${STRIPE_API_VERSION} or later: earlier versions answer a timeout before connecting to the destination with 502/504, which reads as "may have forwarded"`)
+  }
+  if (options.cvc !== undefined && options.cvc !== 'blank' && options.cvc !== 'when-stored') throw new Error("stripe: cvc must be 'blank' or 'when-stored'")
+  const onboarded = options.onboardedHeaders
+  if (onboarded !== undefined && (!Array.isArray(onboarded) || !onboarded.every(name => typeof name === 'string' && HEADER_NAME.test(name)))) {
+    throw new Error('stripe: onboardedHeaders must be an array of header names')
+  }
 }
 
 /** Stripe Vault and Forward: POST /v1/forwarding/requests, form-encoded, card fields left empty. */
 export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
-  if (options === null || typeof options !== 'object' || typeof options.apiKey !== 'string' || !KEY.test(options.apiKey)) {
-    throw new Error('stripe: apiKey must be a Stripe secret (sk_) or restricted (rk_) key')
-  }
-  const client = createPspClient({ ...transport(options), psp: 'stripe', baseUrl: options.baseUrl ?? 'https://api.stripe.com' })
-  const auth = { authorization: `Bearer ${options.apiKey}` }
+  checkOptions(options)
+  const client: PspClient = createPspClient({ ...transport(options), psp: 'stripe', baseUrl: options.baseUrl ?? 'https://api.stripe.com' })
+  const auth = { authorization: `Bearer ${options.apiKey}`, 'stripe-version': options.apiVersion ?? STRIPE_API_VERSION }
+  const askCvc = options.cvc === 'when-stored'
+  const onboarded = new Set((options.onboardedHeaders ?? []).map(name => name.toLowerCase()))
   const prepared = new Map<string, StripeDestination>()
 
   function prepareDestination (destination: PreparedDestination): void {
     const fixed: Array<[string, string]> = [['url', destination.url]]
-    Object.entries({ ...destination.headers }).forEach(([name, value], i) => {
+    // Headers Stripe holds from onboarding are added by Stripe: sending them too would put the secret in every request.
+    Object.entries(destination.headers).filter(([name]) => !onboarded.has(name.toLowerCase())).forEach(([name, value], i) => {
       fixed.push([`request[headers][${i}][name]`, name], [`request[headers][${i}][value]`, value])
     })
-    const replacements = [...new Set(destination.slots.filter(s => isCardToken(s.token)).map(s => REPLACEMENT[s.token]))]
+    const cards = destination.slots.filter(s => isCardToken(s.token) && (askCvc || s.token !== 'card.cvc'))
+    const replacements = [...new Set(cards.map(s => REPLACEMENT[s.token]))]
     replacements.forEach((r, i) => fixed.push([`replacements[${i}]`, r]))
     const needsBilling = destination.slots.some(s => !isCardToken(s.token))
-    prepared.set(destination.id, { fixed, needsBilling, staticBody: needsBilling ? null : render(destination, undefined) })
+    prepared.set(destination.id, { fixed, staticBody: needsBilling ? null : render(destination, undefined) })
   }
 
-  // Stripe has no card placeholders: card fields go out empty and Stripe fills them in.
+  // Stripe has no card placeholders: card fields go out empty and Stripe fills them in (a CVC it is not asked for stays empty).
   function render (destination: PreparedDestination, address: BillingAddress | undefined): string {
     return JSON.stringify(renderTemplate(destination.template, destination.slots, token => isCardToken(token) ? '' : billingValue(token, address)))
   }
@@ -62,7 +111,7 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
       // A lookup that failed, even mid-answer, forwarded nothing.
       throw tagFailure(err as Error, { outcome: 'not_sent' })
     }
-    if (res.statusCode !== 200) throw stripeError(res.body)
+    if (res.statusCode !== 200) throw stripeError(res.statusCode, res.body)
     // A PaymentMethod may lack billing_details or its address: Object() turns a missing level into {}.
     const address = Object(Object(Object(res.body).billing_details).address)
     const pick = (v: unknown) => typeof v === 'string' ? v : undefined
@@ -76,26 +125,58 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
     }
   }
 
-  async function forward ({ record, destination, idempotencyKey, signal }: ForwardInput<StripeVaultRecord>): Promise<ForwardResult> {
+  async function forward ({ record, destination, idempotencyKey, correlationId, signal }: ForwardInput<StripeVaultRecord>): Promise<ForwardResult> {
     const plan = prepared.get(destination.id) as StripeDestination
     const body = plan.staticBody ?? render(destination, await billingOf(record, signal))
-    const form = new URLSearchParams([['payment_method', record.paymentMethod], ...plan.fixed, ['request[body]', body]])
+    const form = new URLSearchParams([
+      ['payment_method', record.paymentMethod], ...plan.fixed, ['request[body]', body], [`metadata[${STRIPE_CORRELATION_KEY}]`, correlationId]
+    ])
     const headers: Record<string, string> = { ...auth, 'content-type': 'application/x-www-form-urlencoded' }
     if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey
-    const res = await client.post('/v1/forwarding/requests', { headers, body: form.toString(), signal })
+    const res = await client.post(FORWARD_PATH, { headers, body: form.toString(), signal })
+    if (res.statusCode !== 200) throw failureOf(res)
     const envelope = res.body as any
-    if (res.statusCode !== 200) throw forwardFailure(stripeError(envelope), res.statusCode)
     const details = envelope?.response_details
     if (!isDestinationAnswer(details)) throw forwardFailure(new PspError('stripe', 'invalid_response'), res.statusCode)
     const duration = envelope.request_context?.destination_duration
     return forwardResult(details, envelope, typeof duration === 'number' ? duration : res.durationMs)
   }
 
+  /** What to give or ask Stripe at onboarding: Stripe configures each destination (the api reference's Forwarding Request). */
+  function onboarding (destination: PreparedDestination): string[] {
+    const lines: string[] = []
+    if (destination.slots.some(s => s.token === 'card.expMonth' || s.token === 'card.expYear')) {
+      lines.push('expiry      ask Stripe to write card_expiry as a two-digit month (MM) and a four-digit year (YYYY)')
+    }
+    const names = Object.keys(destination.headers)
+    const held = names.filter(name => onboarded.has(name.toLowerCase()))
+    const sent = names.filter(name => !onboarded.has(name.toLowerCase()))
+    if (held.length > 0) lines.push(`credentials give Stripe the value of ${held.join(', ')} at onboarding: Stripe adds it, the adapter never sends it`)
+    if (sent.length > 0) lines.push(`sent        ${sent.join(', ')} travel with each forward (to keep a secret at Stripe instead, give it at onboarding and list it in onboardedHeaders)`)
+    if (destination.slots.some(s => s.token === 'card.cvc')) {
+      lines.push(askCvc ? "cvc         Stripe fills it while it holds the CVC (cvc: 'when-stored')" : "cvc         not asked for: sent empty (cvc: 'blank')")
+    }
+    return lines
+  }
+
   return {
     name: 'stripe',
     prepareDestination,
+    onboarding,
     isRecord: (record): record is any => typeof record.paymentMethod === 'string' && PAYMENT_METHOD.test(record.paymentMethod),
     forward,
+    reconcile: (correlationId, reconcileOptions) => reconcileStripe(client, auth, stripeError, correlationId, reconcileOptions),
     close: () => client.close()
   }
+}
+
+/**
+ * A refusal. The pinned version's 402 `forwarding_api_upstream_connection_timeout` says Stripe
+ * never reached the destination: nothing was sent. Stripe saves that answer under the
+ * idempotency key like any other once execution began (https://docs.stripe.com/api/idempotent_requests),
+ * so a retry with the same key gets it again: see the README's runbook.
+ */
+function failureOf (res: PspResponse): PspError {
+  const error = forwardFailure(stripeError(res.statusCode, res.body), res.statusCode)
+  return res.statusCode === 402 && error.reason === 'forwarding_api_upstream_connection_timeout' ? tagFailure(error, { outcome: 'not_sent' }) : error
 }

@@ -19,12 +19,25 @@ export function substitute (text: string, values: Record<string, string>, where:
   return unknown === undefined ? { text: out } : { unknown: `Unknown placeholder ${unknown} in ${where}` }
 }
 
-export function cardValues (card: SandboxCard): Record<string, string> {
+/**
+ * How the simulated Adyen writes what it substitutes. Not documented ("Adyen replaces the
+ * placeholders with the payment details", CheckoutOutgoingForwardRequest.body): `'json-escaped'`
+ * (default) writes each value as it stands inside a JSON string, `'raw'` writes it as is, so a
+ * quote in a holder name breaks a JSON body. The adapter tests run both.
+ */
+export type Substitution = 'json-escaped' | 'raw'
+
+/**
+ * The stored card's values. Not documented: their format; assumed that of Adyen's Card object,
+ * `expiryMonth` "2 digits, zero-padded" and `expiryYear` "4 digits" (Checkout API Card).
+ */
+export function cardValues (card: SandboxCard, substitution: Substitution = 'json-escaped'): Record<string, string> {
+  const write = substitution === 'raw' ? (v: string) => v : jsonEscape
   return {
-    number: jsonEscape(card.number),
-    expiryMonth: jsonEscape(card.expMonth),
-    expiryYear: jsonEscape(card.expYear),
-    holderName: jsonEscape(card.holderName)
+    number: write(card.number),
+    expiryMonth: write(card.expMonth.padStart(2, '0')),
+    expiryYear: write(card.expYear.length === 2 ? `20${card.expYear}` : card.expYear),
+    holderName: write(card.holderName)
   }
 }
 

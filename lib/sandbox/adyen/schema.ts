@@ -124,6 +124,7 @@ export interface ForwardRequest {
   merchantAccount: string
   merchantReference?: string
   options?: { dryRun?: boolean }
+  paymentMethod?: { number?: string, expiryMonth?: string, expiryYear?: string, holderName?: string, cvc?: string }
   request: {
     body: string
     credentials?: string

@@ -98,6 +98,25 @@ function createAdyenSimulator (options: AdyenSimulatorOptions): SimulatorParts<A
 
   return { app, recorder }
 
+  /**
+   * The card to forward. The v71 schema makes `storedPaymentMethodId` optional: the card details may
+   * come in `paymentMethod` instead (CheckoutForwardRequest.paymentMethod, "The card details").
+   * Not documented: the answer when neither is given (assumed 702 naming the field), and forwarding
+   * encrypted fields (the sandbox holds no key to decrypt them: refused the same way).
+   */
+  function cardOf (body: ForwardRequest): SandboxCard | 'contract' | 'detail' | string {
+    if (body.storedPaymentMethodId !== undefined) {
+      const shopper = vault.get(body.shopperReference)
+      if (shopper === undefined) return 'contract'
+      return shopper.get(body.storedPaymentMethodId) ?? 'detail'
+    }
+    const pm = body.paymentMethod
+    if (pm?.number === undefined || pm.expiryMonth === undefined || pm.expiryYear === undefined) {
+      return "Required field 'storedPaymentMethodId' is not provided (nor paymentMethod number, expiryMonth and expiryYear)"
+    }
+    return { number: pm.number, expMonth: pm.expiryMonth, expYear: pm.expiryYear, holderName: pm.holderName ?? '', cvc: pm.cvc, billing: {} }
+  }
+
   async function forward (request: FastifyRequest, reply: FastifyReply) {
     const keyHeader = request.headers['idempotency-key']
     const idempotencyKey = typeof keyHeader === 'string' ? keyHeader : undefined
@@ -117,15 +136,9 @@ function createAdyenSimulator (options: AdyenSimulatorOptions): SimulatorParts<A
     const body = request.body as unknown as ForwardRequest
 
     if (!merchants.has(body.merchantAccount)) return send(reply, errors.invalidMerchant())
-    // The schema leaves storedPaymentMethodId optional (a raw `paymentMethod` may be sent instead); this
-    // sandbox forwards stored tokens only, as the API reference describes the operation.
-    if (body.storedPaymentMethodId === undefined) {
-      return send(reply, errors.invalid("Required field 'storedPaymentMethodId' is not provided"))
-    }
-    const shopper = vault.get(body.shopperReference)
-    if (shopper === undefined) return send(reply, errors.contractNotFound())
-    const card = shopper.get(body.storedPaymentMethodId)
-    if (card === undefined) return send(reply, errors.paymentDetailNotFound())
+    const found = cardOf(body)
+    if (typeof found === 'string') return send(reply, found === 'contract' ? errors.contractNotFound() : found === 'detail' ? errors.paymentDetailNotFound() : errors.invalid(found))
+    const card = found
     if (body.options?.dryRun === true && live) {
       return send(reply, errors.invalid("Field 'options.dryRun' is only available in the test environment"))
     }
@@ -134,7 +147,7 @@ function createAdyenSimulator (options: AdyenSimulatorOptions): SimulatorParts<A
     if (!/^https?:\/\/[^/?#]+/i.test(url) || !URL.canParse(url)) return send(reply, errors.invalid("Field 'baseUrl' is not a valid URL"))
 
     const dryRun = body.options?.dryRun === true
-    const outBody = substitute(body.request.body, dryRun ? maskedValues(card) : cardValues(card), 'request.body')
+    const outBody = substitute(body.request.body, dryRun ? maskedValues(card) : cardValues(card, options.substitution), 'request.body')
     if ('unknown' in outBody) return send(reply, errors.invalid(outBody.unknown))
     const headers: Record<string, string> = {}
     for (const [name, value] of Object.entries(body.request.headers ?? {})) {

@@ -28,6 +28,8 @@ export interface AdyenSimulatorOptions extends SandboxServerOptions<AdyenRecorde
   environment?: 'test' | 'live'
   /** How long the simulated Adyen waits for the third party, ms. Default 15000. */
   destinationTimeoutMs?: number
+  /** How substituted values are written (not documented by Adyen): `'json-escaped'` (default) or `'raw'`. */
+  substitution?: 'json-escaped' | 'raw'
   /**
    * The array received requests are recorded into (the most recent `maxRecorded` kept). Default a new array.
    * Ignored when `recorder` is given.
@@ -49,7 +51,8 @@ export const ADYEN_SANDBOX = {
   storedPaymentMethods: [
     { shopperReference: 'sandbox-shopper-0001', storedPaymentMethodId: 'M5N7TQ4TG5PFWR50', card: TEST_CARDS.visa },
     { shopperReference: 'sandbox-shopper-0001', storedPaymentMethodId: 'QX7ZK2M4P9LBV3TD', card: TEST_CARDS.mastercard },
-    { shopperReference: 'sandbox-shopper-0002', storedPaymentMethodId: 'H8C3RW6JT1NZ5QKA', card: TEST_CARDS.amex }
+    { shopperReference: 'sandbox-shopper-0002', storedPaymentMethodId: 'H8C3RW6JT1NZ5QKA', card: TEST_CARDS.amex },
+    { shopperReference: 'sandbox-shopper-0002', storedPaymentMethodId: 'Q7UOTEDNAME0001A', card: TEST_CARDS.quotedName }
   ] satisfies AdyenStoredPaymentMethod[]
 } as const
 

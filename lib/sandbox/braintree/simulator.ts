@@ -14,8 +14,9 @@
  *   `request_format` (`{"/body": "json" | "urlencode" | "xml"}`) and `transformations`, applied in
  *   order: `{ path: "/body/…" | "/header/…" | "/urlparam/…" | "/var/…", value }`. A value is a
  *   variable (`$number`, `$expiration_month`, `$expiration_year`, `$cardholder_name`, `$card_type`,
- *   or a global from `data`/`sensitive_data`), a lookup (`$/var/…`, `$/body/…`), a function call
- *   (a JSON array: `array`, `join` and `base64` are simulated) or a literal (e.g. `1`).
+ *   or a global from `data`/`sensitive_data`, which win over those in that order), a lookup
+ *   (`$/var/…` as is, `$/body/…` serialized as a string), a function call (a JSON array: `array`,
+ *   `join`, `base64` and `format_expiration` are simulated) or a literal (e.g. `1`).
  * - Success: HTTP 200 `{ status, headers, body, "request-time" }`, `body` being the destination's raw
  *   body; a destination 4xx/5xx is still HTTP 200.
  * - Vault errors: HTTP = vault_status (401 bad credentials, 403 no Forward API right, 404 unknown
@@ -57,7 +58,7 @@ import {
   BRAINTREE_SANDBOX_CREDENTIALS, DEFAULT_VAULT, type BraintreeRecordedRequest, type BraintreeSimulator, type BraintreeSimulatorOptions
 } from './wire.ts'
 
-const CARD_TYPES: Record<string, string> = { 3: 'American Express', 4: 'Visa', 5: 'MasterCard' }
+const CARD_TYPES: Record<string, string> = { 3: 'American Express', 4: 'Visa', 5: 'MasterCard', 6: 'Discover' }
 const HTTP_METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'])
 const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_)/
 const TIMEOUTS: Record<string, [string, string]> = {
@@ -132,18 +133,21 @@ function createBraintreeSimulator (options: BraintreeSimulatorOptions): Simulato
       const config = resolveConfig(body, production, loaded)
       checkConfig(config, method, body.url as string)
 
-      const vars = new Map<string, unknown>()
-      for (const source of [body.sensitive_data, body.data]) {
+      // "Global variables may come from … (in increasing order of precedence): the Forward API
+      // itself, anything specified in data …, and anything specified in the sensitive_data section"
+      // (reference/forward-api/variables). No $cvv: Braintree stores none for a vaulted card.
+      const vars = new Map<string, unknown>([
+        ['number', entry.number],
+        ['expiration_month', entry.expMonth],
+        ['expiration_year', entry.expYear],
+        ['cardholder_name', entry.holderName],
+        ['card_type', CARD_TYPES[entry.number[0]] ?? 'Unknown']
+      ])
+      for (const source of [body.data, body.sensitive_data]) {
         if (isObject(source)) for (const [k, v] of Object.entries(source)) vars.set(k, v)
       }
-      // Payment data wins over a global of the same name. No $cvv: Braintree never stores it.
-      vars.set('number', entry.number)
-      vars.set('expiration_month', entry.expMonth)
-      vars.set('expiration_year', entry.expYear)
-      vars.set('cardholder_name', entry.holderName)
-      vars.set('card_type', CARD_TYPES[entry.number[0]] ?? 'Unknown')
 
-      const outgoing = applyTransformations(config, vars)
+      const outgoing = applyTransformations(config, vars, { month: entry.expMonth, year: entry.expYear })
       const format = (config.request_format as Json | undefined)?.['/body'] ?? 'json'
       if (format === 'xml') {
         return reply.code(501).send({ error: 'Not simulated', message: { request_format: 'xml' }, 'request-uuid': uuid })

@@ -13,6 +13,9 @@ export const BRAINTREE_TEST_TOKENS = {
   mastercard: 'bt_mastercard',
   amex: 'bt_amex',
   visaWithCvc: 'bt_visa_cvc',
+  /** A card vaulted with a two-digit year ("2- or 4-digit"). */
+  twoDigitYear: 'bt_two_digit_year',
+  quotedName: 'bt_quoted_name',
   noPaymentData: 'bt_no_payment_data',
   notExportable: 'bt_not_exportable'
 } as const
@@ -53,6 +56,8 @@ export const DEFAULT_VAULT: Record<string, SandboxCard | BraintreeVaultFault> = 
   [BRAINTREE_TEST_TOKENS.mastercard]: TEST_CARDS.mastercard,
   [BRAINTREE_TEST_TOKENS.amex]: TEST_CARDS.amex,
   [BRAINTREE_TEST_TOKENS.visaWithCvc]: TEST_CARDS.visaWithCvc,
+  [BRAINTREE_TEST_TOKENS.twoDigitYear]: TEST_CARDS.twoDigitYear,
+  [BRAINTREE_TEST_TOKENS.quotedName]: TEST_CARDS.quotedName,
   [BRAINTREE_TEST_TOKENS.noPaymentData]: 'no_payment_data',
   [BRAINTREE_TEST_TOKENS.notExportable]: 'not_exportable'
 }

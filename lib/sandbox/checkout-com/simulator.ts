@@ -6,7 +6,8 @@
  * `{ request_id, destination_response }` back.
  *
  * It is not a mirror of our adapter: it checks what Checkout.com documents and nothing it does not.
- * It never logs: card data only travels to the destination.
+ * It never logs: card data only travels to the destination. Also the Secrets API (`/secrets`) whose
+ * secrets `{{secret_<name>}}` placeholders stand for.
  */
 import Fastify from 'fastify'
 import { createDestinationCaller, DestinationUnreachableError, type DestinationAnswer } from '../outbound.ts'
@@ -14,6 +15,7 @@ import { randomString } from '../random.ts'
 import { AS_RECEIVED, recordOnArrival } from '../recorder.ts'
 import { recorderFor, serve, type SimulatorParts } from '../server.ts'
 import { fill, placeholderValues, unfillable } from './placeholders.ts'
+import { registerSecrets, secretStore } from './secrets.ts'
 import { validate } from './validation.ts'
 import {
   CHECKOUT_COM_SANDBOX_SECRET_KEY, CHECKOUT_COM_TEST_CVV_TOKEN, DEFAULT_SOURCES,
@@ -75,15 +77,26 @@ function createCheckoutComSimulator (options: CheckoutComSimulatorOptions): Simu
   const cvvTokens = options.cvvTokens ?? { [CHECKOUT_COM_TEST_CVV_TOKEN]: '100' }
   const caller = createDestinationCaller(options.destinationTimeoutMs)
   const forwards = new Map<string, StoredForward>()
+  const secrets = secretStore(options.secrets)
   /**
-   * Cko-Idempotency-Key -> the first 2xx answer; 'pending' while the first request runs.
-   * An assumption: Checkout.com documents the header in its SDK, not for /forward.
+   * Cko-Idempotency-Key -> the first 2xx answer; 'pending' while the first request runs. Checkout.com
+   * lists the endpoints that honour the header, and /forward is not one of them
+   * (https://www.checkout.com/docs/developer-resources/api/idempotency): ignored unless
+   * `options.idempotency` emulates that page's rules for it.
    */
   const idempotency = new Map<string, { status: number, body: unknown } | 'pending'>()
   const recorder = recorderFor(options)
 
   const app = Fastify({ logger: false })
   app.addHook('onClose', async () => { await caller.close() })
+  // checkout-sdk-node sends Content-Type: application/json on every call, a DELETE without a body included.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, body === '' ? undefined : JSON.parse(body as string))
+    } catch (err) {
+      done(Object.assign(err as Error, { statusCode: 400 }), undefined)
+    }
+  })
 
   recordOnArrival(app, recorder, AS_RECEIVED)
   app.addHook('onRequest', async (request, reply) => {
@@ -101,12 +114,15 @@ function createCheckoutComSimulator (options: CheckoutComSimulatorOptions): Simu
     return reply.code(500).send(envelope('internal_error', ['internal_error']))
   })
 
+  registerSecrets(app, secrets)
+
   app.post('/forward', async (request, reply) => {
     const key = request.headers['cko-idempotency-key']
-    if (typeof key === 'string' && key !== '') {
+    if (options.idempotency === true && typeof key === 'string' && key !== '') {
       const seen = idempotency.get(key)
-      // Concurrent requests with one key: the documentation's 429 (its body shape is not documented).
-      if (seen === 'pending') return reply.code(429).send(envelope('too_many_requests', ['too_many_requests']))
+      // Concurrent requests with one key: 409, which replaced 429 for this case
+      // (support.checkout.com/hc/en-us/articles/24570669653010). Not documented: its body; assumed the usual envelope.
+      if (seen === 'pending') return reply.code(409).send(envelope('conflict', ['request_in_progress']))
       if (seen !== undefined) return reply.code(seen.status).send(seen.body)
       idempotency.set(key, 'pending')
       let result: { status: number, body: unknown }
@@ -149,18 +165,20 @@ function createCheckoutComSimulator (options: CheckoutComSimulatorOptions): Simu
       cvv = card.cvc
     }
 
-    const values = placeholderValues(card, cvv)
+    const values = placeholderValues(card, cvv, secrets)
     const headerText = Object.values(dr.headers.raw).join('\n')
     const missing = [...unfillable(dr.body, values), ...unfillable(headerText, values)]
     if (missing.length > 0) {
+      // Not documented: these codes. Assumed one per kind of placeholder that cannot be filled.
       const codes = missing.includes('card_cvv') ? ['card_cvv_unavailable'] : []
-      if (missing.some(name => name !== 'card_cvv')) codes.push('destination_request_placeholder_invalid')
+      if (missing.some(name => /^secret[_.]/.test(name))) codes.push('secret_not_found')
+      if (missing.some(name => name !== 'card_cvv' && !/^secret[_.]/.test(name))) codes.push('destination_request_placeholder_invalid')
       return { status: 422, body: envelope('request_invalid', codes) }
     }
 
     const headers: Record<string, string> = {}
     for (const [name, value] of Object.entries(dr.headers.raw)) headers[name] = fill(value, values, false)
-    const body = fill(dr.body, values, true)
+    const body = fill(dr.body, values, options.substitution !== 'raw')
 
     const requestId = forwardId()
     const stored: StoredForward = {

@@ -13,7 +13,10 @@ export const CHECKOUT_COM_TEST_SOURCES = {
   visa: 'src_v5rgkf3gdtpuzjqesyxmyodnya',
   mastercard: 'src_mc4xk2hq7wbpz3nyt6lfa5rjve',
   amex: 'src_am3pq7rt2vkx6yzb4nwc5hjgle',
-  visaWithCvc: 'src_vc2nw6jk3pqz7xbt4mrh5ylfda'
+  visaWithCvc: 'src_vc2nw6jk3pqz7xbt4mrh5ylfda',
+  // Checkout.com holds expiry_month as an integer: a one-digit month.
+  shortExpiry: 'src_sx6pq2mk7vtz3nbw4hrj5yafdc',
+  quotedName: 'src_qn5wt3pk7mxz2vbr6hjc4ylaed'
 } as const
 
 /** A card token (`tok_`, type "token" source) holding TEST_CARDS.visaWithCvc, CVC included. */
@@ -31,6 +34,16 @@ export interface CheckoutComSimulatorOptions extends SandboxServerOptions<Checko
   cvvTokens?: Record<string, string>
   /** How long the simulated PSP waits for the destination, ms. Default 10000. */
   destinationTimeoutMs?: number
+  /** Secrets already created with the Secrets API, name -> value. Default none. */
+  secrets?: Record<string, string>
+  /** How substituted body values are written (not documented by Checkout.com): `'json-escaped'` (default) or `'raw'`. */
+  substitution?: 'json-escaped' | 'raw'
+  /**
+   * Honour Cko-Idempotency-Key on /forward as Checkout.com's idempotency page describes it for its
+   * payment endpoints (a 2xx replayed, a concurrent duplicate 409). Default false: that page does
+   * not list /forward.
+   */
+  idempotency?: boolean
 }
 
 /** A request that reached the simulator, whatever its path. */
@@ -56,5 +69,7 @@ export const DEFAULT_SOURCES: Record<string, SandboxCard> = {
   [CHECKOUT_COM_TEST_SOURCES.mastercard]: TEST_CARDS.mastercard,
   [CHECKOUT_COM_TEST_SOURCES.amex]: TEST_CARDS.amex,
   [CHECKOUT_COM_TEST_SOURCES.visaWithCvc]: TEST_CARDS.visaWithCvc,
+  [CHECKOUT_COM_TEST_SOURCES.shortExpiry]: TEST_CARDS.shortExpiry,
+  [CHECKOUT_COM_TEST_SOURCES.quotedName]: TEST_CARDS.quotedName,
   [CHECKOUT_COM_TEST_TOKEN]: TEST_CARDS.visaWithCvc
 }

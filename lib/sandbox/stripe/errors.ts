@@ -1,4 +1,5 @@
 import type { DestinationUnreachableError } from '../outbound.ts'
+import { UPSTREAM_402_SINCE } from './versions.ts'
 import type { StripeErrorObject } from './wire.ts'
 
 /** Stripe's error envelope `{ error: StripeErrorObject }`, and the errors the simulator answers with. */
@@ -40,19 +41,21 @@ export function maskApiKey (key: string): string {
 }
 
 /**
- * Maps a failure to reach the destination to Stripe's answer.
+ * Maps a failure to reach the destination to Stripe's answer under API version `version` (its date).
  *
  * Source: Stripe changelog 2025-03-31.basil, "Updates the Vault and Forward API to return a 402
- * status code for upstream request timeouts": a timeout *before Stripe establishes a connection*
- * answers 402 (safe to retry); "Stripe continues returning 502 or 504 errors for all other
- * upstream errors". Hence: connect timeout -> 402, any later timeout -> 504, connection refused,
- * reset or TLS failure -> 502. The codes are stripe-node's `forwarding_api_upstream_connection_timeout`
- * and `forwarding_api_upstream_connection_error`. Stripe does not document the error `type` of these;
- * the simulator uses `api_error` (the type Stripe uses for failures on its side of the request).
+ * status code for upstream request timeouts": from that version a timeout *before Stripe
+ * establishes a connection* answers 402 (safe to retry); "Previously, the Vault and Forward API
+ * returned a 502 or 504 error for any errors with the upstream destination endpoint", and "Stripe
+ * continues returning 502 or 504 errors for all other upstream errors". Hence: connect timeout ->
+ * 402 (basil and later) or 504 (earlier), any later timeout -> 504, connection refused, reset or TLS
+ * failure -> 502. The codes are stripe-node's `forwarding_api_upstream_connection_timeout` and
+ * `forwarding_api_upstream_connection_error`. Not documented: the error `type` of these; assumed
+ * `api_error` (the type Stripe uses for failures on its side of the request).
  */
-export function upstreamFailure (err: DestinationUnreachableError): { status: number, error: StripeErrorObject } {
+export function upstreamFailure (err: DestinationUnreachableError, version: string = UPSTREAM_402_SINCE): { status: number, error: StripeErrorObject } {
   const code = (err.cause as { code?: unknown }).code
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' && version >= UPSTREAM_402_SINCE) {
     const message = 'Timed out connecting to the destination. No data was sent; the request can be retried.'
     return { status: 402, error: { type: 'api_error', code: 'forwarding_api_upstream_connection_timeout', message } }
   }

@@ -9,7 +9,10 @@ export const STRIPE_TEST_PAYMENT_METHODS: Readonly<Record<string, StripeSandboxP
   pm_card_visa: { card: TEST_CARDS.visa, billingDetails: { email: 'jenny.rosen@example.com', phone: '+14155550100' } },
   pm_card_mastercard: { card: TEST_CARDS.mastercard, billingDetails: { email: 'john.smith@example.com' } },
   pm_card_amex: { card: TEST_CARDS.amex, billingDetails: { email: 'ana.silva@example.com' } },
-  pm_card_visa_debit: { card: TEST_CARDS.visaWithCvc, funding: 'debit', billingDetails: { email: 'kai.tanaka@example.com' } }
+  pm_card_visa_debit: { card: TEST_CARDS.visaWithCvc, funding: 'debit', billingDetails: { email: 'kai.tanaka@example.com' } },
+  // Stripe holds exp_month as an integer: a one-digit month.
+  pm_card_discover: { card: TEST_CARDS.shortExpiry, billingDetails: { email: 'ola.nordmann@example.com' } },
+  pm_card_quoted_name: { card: TEST_CARDS.quotedName, billingDetails: { email: 'sam.obrien@example.com' } }
 }
 
 const BRANDS: ReadonlyArray<readonly [RegExp, string]> = [
@@ -63,7 +66,11 @@ function fourDigitYear (year: string): string {
   return year.length === 2 ? `20${year}` : year
 }
 
-/** The (path, value) pairs Stripe writes for these replacements; consumes the CVC it uses. */
+/**
+ * The (path, value) pairs Stripe writes for these replacements; consumes the CVC it uses. Not
+ * documented: the format Stripe writes the expiry in (the destination's onboarding configuration
+ * decides); assumed a two-digit month and a four-digit year, the token-vault profile's shape.
+ */
 export function cardValues (
   pm: PaymentMethodState, replacements: string[], fields: Required<StripeDestinationFields>
 ): Array<[string, string]> {

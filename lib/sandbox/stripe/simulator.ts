@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import Fastify from 'fastify'
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
@@ -9,15 +10,18 @@ import { headerStrings, recordOnArrival } from '../recorder.ts'
 import { readBodiesAsText, recorderFor, serve } from '../server.ts'
 import { createMistakeWarner } from '../warnings.ts'
 import type { SimulatorParts } from '../server.ts'
+import { apiKeyFrom, NO_API_KEY } from './auth.ts'
 import { forwardingInvalid, invalidRequest, maskApiKey, StripeApiError, upstreamFailure } from './errors.ts'
 import { canonical, decodeStripeForm } from './form.ts'
 import type { FormValue } from './form.ts'
+import { listPage } from './list.ts'
 import { validateCreate } from './params.ts'
 import type { CreateParams } from './params.ts'
 import { cardValues, paymentMethodObject, paymentMethodVault, setAt } from './payment-methods.ts'
 import type { PaymentMethodState } from './payment-methods.ts'
+import { STRIPE_SANDBOX_ACCOUNT_VERSION, versionOf } from './versions.ts'
 import { FORWARD_PATH, STRIPE_SANDBOX_API_KEY, STRIPE_TOKEN_VAULT_FIELDS } from './wire.ts'
-import type { StripeDestinationFields, StripeRecordedRequest, StripeSimulator, StripeSimulatorOptions } from './wire.ts'
+import type { StripeDestinationConfig, StripeDestinationFields, StripeRecordedRequest, StripeSimulator, StripeSimulatorOptions } from './wire.ts'
 
 /**
  * A local Stripe Vault & Forward simulator: `POST /v1/forwarding/requests` and friends, with
@@ -28,37 +32,31 @@ import type { StripeDestinationFields, StripeRecordedRequest, StripeSimulator, S
  */
 
 const REDACTED = '[REDACTED]'
-const NO_API_KEY = 'You did not provide an API key. You need to provide your API key in the Authorization header, ' +
-  "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). " +
-  'See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.'
-
-/** The key from `Authorization: Bearer sk_…` or HTTP Basic `sk_…:` (the password is ignored, as Stripe does). */
-function apiKeyFrom (authorization: string | undefined): string | undefined {
-  const m = /^(\S+)\s+(.+)$/.exec(authorization ?? '')
-  if (!m) return undefined
-  const scheme = m[1].toLowerCase()
-  if (scheme === 'bearer') return m[2].trim()
-  if (scheme === 'basic') return Buffer.from(m[2], 'base64').toString('utf8').split(':')[0]
-  return undefined
-}
-
 function randomId (prefix: string): string {
   return prefix + randomBytes(24).toString('base64url').replace(/[-_]/g, '').slice(0, 24)
 }
 
 interface StoredOutcome { status: number, body: unknown }
 interface IdempotencyEntry { fingerprint: string, outcome?: StoredOutcome }
-interface Destination { url: string, fields: Required<StripeDestinationFields> }
+interface Destination { url: string, fields: Required<StripeDestinationFields>, headers: NonNullable<StripeDestinationConfig['headers']> }
+interface ForwardingRequest { id: string, created: number, [field: string]: unknown }
+
+/** The IP address Stripe reports it reached (`request_context.destination_ip_address`, a string). */
+async function ipOf (url: string): Promise<string> {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '')
+  return isIP(host) !== 0 ? host : (await lookup(host)).address
+}
 
 function createStripeSimulator (opts: StripeSimulatorOptions): SimulatorParts<StripeRecordedRequest> {
   const apiKey = opts.apiKey ?? STRIPE_SANDBOX_API_KEY
   const paymentMethods = paymentMethodVault(opts.paymentMethods)
   const destinations = (opts.destinations ?? [])
-    .map((d): Destination => ({ url: d.url, fields: { ...STRIPE_TOKEN_VAULT_FIELDS, ...d.fields } }))
-  const caller = createDestinationCaller(opts.destinationTimeoutMs ?? 10_000)
+    .map((d): Destination => ({ url: d.url, fields: { ...STRIPE_TOKEN_VAULT_FIELDS, ...d.fields }, headers: d.headers ?? {} }))
+  const caller = createDestinationCaller(opts.destinationTimeoutMs ?? 30_000)
+  const accountVersion = opts.accountApiVersion ?? STRIPE_SANDBOX_ACCOUNT_VERSION
   const recorder = recorderFor(opts)
   const warn = createMistakeWarner('Stripe simulator')
-  const forwardingRequests = new Map<string, unknown>()
+  const forwardingRequests = new Map<string, ForwardingRequest>()
   const idempotency = new Map<string, IdempotencyEntry>()
 
   const app = Fastify({ logger: false })
@@ -78,6 +76,8 @@ function createStripeSimulator (opts: StripeSimulatorOptions): SimulatorParts<St
     reply.header('request-id', randomId('req_'))
   })
 
+  /** The API version each request runs under: its Stripe-Version, else the account's default. */
+  const versions = new WeakMap<object, string>()
   app.addHook('preHandler', async (request, reply) => {
     const key = apiKeyFrom(request.headers.authorization)
     if (key === undefined || key === '') return sendError(reply, invalidRequest(401, NO_API_KEY))
@@ -85,6 +85,10 @@ function createStripeSimulator (opts: StripeSimulatorOptions): SimulatorParts<St
       warn('api-key', 'refused an API key that is not its own (401). Give the adapter STRIPE_SANDBOX_API_KEY, or start the simulator with { apiKey }.')
       return sendError(reply, invalidRequest(401, `Invalid API Key provided: ${maskApiKey(key)}`))
     }
+    const version = versionOf(request.headers['stripe-version'], accountVersion)
+    // Not documented: the text of this refusal; assumed an invalid_request_error naming the version.
+    if (version === undefined) return sendError(reply, invalidRequest(400, `Invalid Stripe API version: ${String(request.headers['stripe-version']).slice(0, 40)}`))
+    versions.set(request, version)
   })
 
   app.setNotFoundHandler(async (request, reply) => sendError(reply, invalidRequest(404,
@@ -103,6 +107,14 @@ function createStripeSimulator (opts: StripeSimulatorOptions): SimulatorParts<St
     const pm = paymentMethods.get(id)
     if (!pm) return sendError(reply, invalidRequest(404, `No such PaymentMethod: '${id}'`, 'resource_missing', 'id'))
     return paymentMethodObject(pm)
+  })
+
+  app.get(FORWARD_PATH, async (request, reply) => {
+    try {
+      return listPage([...forwardingRequests.values()], decodeStripeForm(request.url.split('?')[1] ?? ''), FORWARD_PATH)
+    } catch (err) {
+      return sendError(reply, err as StripeApiError)
+    }
   })
 
   app.get('/v1/forwarding/requests/:id', async (request, reply) => {
@@ -139,7 +151,7 @@ function createStripeSimulator (opts: StripeSimulatorOptions): SimulatorParts<St
           return reply.code(seen.outcome.status).send(seen.outcome.body)
         }
       }
-      input = validateCreate(params)
+      input = validateCreate(params, versions.get(request) as string)
       const found = destinations.find((d) => d.url === input.url)
       if (!found) {
         warn(`url ${input.url}`, `refused a forward to ${input.url} (400 forwarding_api_invalid_parameter): it is not an onboarded destination. ` +
@@ -153,6 +165,9 @@ function createStripeSimulator (opts: StripeSimulatorOptions): SimulatorParts<St
       const foundPm = paymentMethods.get(input.paymentMethod)
       if (!foundPm) throw invalidRequest(404, `No such PaymentMethod: '${input.paymentMethod}'`, 'resource_missing', 'payment_method')
       pm = foundPm
+      if (opts.missingCvc === 'refuse' && input.replacements.includes('card_cvc') && pm.card.cvc === undefined) {
+        throw forwardingInvalid('replacements', 'The card_cvc replacement is not available: this PaymentMethod no longer holds a CVC.')
+      }
       let parsed: unknown
       try {
         parsed = JSON.parse(input.body ?? '{}')
@@ -168,13 +183,13 @@ function createStripeSimulator (opts: StripeSimulatorOptions): SimulatorParts<St
     // Validated: from here on the outcome is stored under the idempotency key (Stripe saves a
     // result once the endpoint started executing, and replays it, errors included).
     if (idempotencyKey !== undefined) idempotency.set(idempotencyKey, { fingerprint: JSON.stringify(canonical(params)) })
-    const outcome = await forward(input, destination, pm, body)
+    const outcome = await forward(input, destination, pm, body, versions.get(request) as string)
     if (idempotencyKey !== undefined) idempotency.set(idempotencyKey, { fingerprint: JSON.stringify(canonical(params)), outcome })
     return reply.code(outcome.status).send(outcome.body)
   })
 
   async function forward (
-    input: CreateParams, destination: Destination, pm: PaymentMethodState, body: Record<string, unknown>
+    input: CreateParams, destination: Destination, pm: PaymentMethodState, body: Record<string, unknown>, version: string
   ): Promise<StoredOutcome> {
     const redactedBody = structuredClone(body)
     for (const [path, value] of cardValues(pm, input.replacements, destination.fields)) {
@@ -183,6 +198,7 @@ function createStripeSimulator (opts: StripeSimulatorOptions): SimulatorParts<St
     }
     const outgoing = new Map<string, [string, string]>()
     for (const h of input.headers) outgoing.set(h.name.toLowerCase(), [h.name, h.value])
+    for (const [name, value] of Object.entries(destination.headers)) outgoing.set(name.toLowerCase(), [name, value])
     // Stripe sets the Content-Type itself.
     outgoing.set('content-type', ['Content-Type', 'application/json'])
     const headers = Object.fromEntries(outgoing.values())
@@ -191,22 +207,21 @@ function createStripeSimulator (opts: StripeSimulatorOptions): SimulatorParts<St
     try {
       answer = await caller.call(input.url, 'POST', headers, JSON.stringify(body))
     } catch (err) {
-      const failure = upstreamFailure(err as DestinationUnreachableError)
+      const failure = upstreamFailure(err as DestinationUnreachableError, version)
       return { status: failure.status, body: { error: failure.error } }
     }
-    const host = new URL(input.url).hostname.replace(/^\[|\]$/g, '')
     const id = randomId('fwdreq_')
-    const object = {
+    const object: ForwardingRequest = {
       id,
       object: 'forwarding.request',
       created: Math.floor(Date.now() / 1000),
       livemode: false,
       metadata: input.metadata,
-      payment_method: input.expand.includes('payment_method') ? paymentMethodObject(pm) : pm.id,
+      payment_method: pm.id,
       replacements: input.replacements,
       request_context: {
         destination_duration: answer.durationMs,
-        destination_ip_address: isIP(host) !== 0 ? host : null
+        destination_ip_address: await ipOf(input.url)
       },
       request_details: {
         body: JSON.stringify(redactedBody),
@@ -221,7 +236,7 @@ function createStripeSimulator (opts: StripeSimulatorOptions): SimulatorParts<St
       url: input.url
     }
     forwardingRequests.set(id, object)
-    return { status: 200, body: object }
+    return { status: 200, body: input.expand.includes('payment_method') ? { ...object, payment_method: paymentMethodObject(pm) } : object }
   }
 
   return { app, recorder }

@@ -26,6 +26,13 @@ export interface StripeDestinationFields {
 export interface StripeDestinationConfig {
   url: string
   fields?: StripeDestinationFields
+  /**
+   * The destination credentials given to Stripe at onboarding ("Stripe verifies requests with your
+   * credentials provided during onboarding", https://docs.stripe.com/api/forwarding/request), sent
+   * with every forward to this destination. Not documented: how Stripe sends them; assumed as these
+   * headers, overriding a caller's header of the same name.
+   */
+  headers?: Record<string, string>
 }
 
 /** Stripe's "your own PCI token vault" profile: `{"card":{"number","exp_month","exp_year","cvc","name"}}`. */
@@ -68,8 +75,20 @@ export interface StripeSimulatorOptions extends SandboxServerOptions<StripeRecor
   paymentMethods?: Record<string, StripeSandboxPaymentMethod>
   /** The onboarded destinations; a forward to any other URL is refused. Default: none. */
   destinations?: StripeDestinationConfig[]
-  /** How long Stripe waits for the destination. Default 10 000 ms. */
+  /**
+   * How long Stripe waits for the destination. Not documented ("time out according to Stripe's
+   * limits", https://docs.stripe.com/api/forwarding/request): default 30 000 ms, an assumption.
+   */
   destinationTimeoutMs?: number
+  /** The account's default API version, for requests without Stripe-Version. Default `2024-12-18.acacia` (before basil). */
+  accountApiVersion?: string
+  /**
+   * What a forward asking for `card_cvc` gets once the PaymentMethod's CVC is gone (Stripe keeps it
+   * "for a certain time period" and until its first forward, https://docs.stripe.com/payments/vault-and-forward).
+   * Not documented: `'blank'` (default) leaves the CVC field as sent, `'refuse'` answers 400
+   * `forwarding_api_invalid_parameter`. Tests run both.
+   */
+  missingCvc?: 'blank' | 'refuse'
 }
 
 /** One request the simulator received, whatever its path. */
