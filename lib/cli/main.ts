@@ -52,7 +52,9 @@ export async function main (argv: string[], io: DoctorIo): Promise<number> {
   const [command, ...extra] = positionals
   const problem = usageProblem(command, extra, values)
   if (command === undefined || problem !== undefined) {
-    io.stderr.write(problem === undefined ? USAGE : `${problem}
+    io.stderr.write(problem === undefined
+      ? USAGE
+      : `${problem}
 
 ${USAGE}`)
     return 2
