@@ -26,12 +26,8 @@ declare global {
   const destinations: Record<string, DestinationOptions>
   /** The partner's database, as the Usage section's resolver reads it. */
   const db: { findVaultedCard: (reference: string) => Promise<{ stripePaymentMethodId: string, email: string } | null> }
-  /** A node-redis v4 client, as the Idempotency section's sketch uses it. */
-  const redis: {
-    set: (key: string, value: string, options?: { NX?: boolean, PX?: number }) => Promise<string | null>
-    get: (key: string) => Promise<string | null>
-    del: (key: string) => Promise<number>
-  }
+  /** The ioredis client of "Running several instances". */
+  const redis: import('ioredis').Redis
 }
 `
 /** A block that starts with `name:` is a part of the options object: checked as one. */
@@ -62,7 +58,8 @@ const config = ts.parseJsonConfigFileContent({
     types: ['node'],
     paths: {
       'fastify-rokt-card-forwarding': ['./index.ts'],
-      'fastify-rokt-card-forwarding/sandbox': ['./lib/sandbox/index.ts']
+      'fastify-rokt-card-forwarding/sandbox': ['./lib/sandbox/index.ts'],
+      'fastify-rokt-card-forwarding/redis': ['./lib/stores/redis.ts']
     }
   }
 }, ts.sys, ROOT)

@@ -72,7 +72,8 @@ t.test('B50 a token refused for a missing or wrong claim is audited with a reaso
   t.notMatch(JSON.stringify(h.audits), /evil|other-api|tomorrow|more-api/, 'never a value')
 
   const cognito = await harness(t, { preset: 'cognito', audience: 'app-client-1' })
-  const mint = (payload: Record<string, unknown>) => mintToken({ privateKey: rsaKeys.privateKey, issuer: ISSUER, kid: 'rokt-rsa-1', header: { typ: undefined }, claims: { sub: 'c', jti: 'j', scope: 'payment-sharing', ...payload } })
+  // Cognito access tokens carry no aud (the app client is in client_id): removed on purpose.
+  const mint = (payload: Record<string, unknown>) => mintToken({ privateKey: rsaKeys.privateKey, issuer: ISSUER, kid: 'rokt-rsa-1', header: { typ: undefined }, claims: { aud: undefined, sub: 'c', jti: 'j', scope: 'payment-sharing', ...payload } })
   await assertRefused(t, cognito, [
     ['an ID token', mint({ client_id: 'app-client-1', token_use: 'id' })],
     ['another app client', mint({ client_id: 'app-client-2', token_use: 'access' })],
