@@ -147,10 +147,17 @@ t.test('refusals: a clear line on stderr and exit 1, never a secret; usage error
   const custom = await run('reconcile', '-c', 'custom.mjs', '--psp', 'acme', '--correlation-id', CORRELATION_ID)
   t.equal(custom.code, 1)
   t.equal(custom.stderr, '✖ reconcile: psps.acme (acme) has no reconcile method: ask the PSP\n')
-  for (const argv of [['reconcile', '-c', 'bad.json'], ['reconcile', '--psp', 'x', '--correlation-id', CORRELATION_ID], ['reconcile', '-c', 'bad.json', '--psp', 'x', '--correlation-id', CORRELATION_ID, 'extra']]) {
+  const usage: Array<[string[], string]> = [
+    [['reconcile', '-c', 'bad.json'], 'reconcile needs the PSP: --psp <key under psps>'],
+    [['reconcile', '-c', 'bad.json', '--psp', 'x'], 'reconcile needs the forward: --correlation-id <rcf_… from the audit event>'],
+    [['reconcile', '--psp', 'x', '--correlation-id', CORRELATION_ID], 'reconcile needs the config file: --config <file>'],
+    [['reconcile', '-c', 'bad.json', '--psp', 'x', '--correlation-id', CORRELATION_ID, 'extra'], 'unexpected argument "extra"']
+  ]
+  for (const [argv, problem] of usage) {
     const res = await run(...argv)
     t.equal(res.code, 2, argv.join(' '))
-    t.match(res.stderr, /^Usage: fastify-rokt-card-forwarding doctor/)
+    t.equal(res.stderr.split('\n')[0], problem, `${argv.join(' ')}: says what is missing`)
+    t.match(res.stderr, /\n\nUsage: fastify-rokt-card-forwarding doctor/)
   }
   t.match((await run('--help')).stdout, /reconcile asks a PSP whether the forward with this correlation id/)
 })

@@ -20,7 +20,11 @@ export async function run (command: string, args: string[], cwd: string): Promis
 }
 
 /** What `npm run build` reads, and what the tarball ships besides dist: a checkout with no dist/. */
-const SOURCES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.build.cjs.json', 'index.ts', 'lib', 'types', 'openapi', 'README.md', 'LICENSE', 'CHANGELOG.md']
+/** What the build reads, and what package.json's `files` ships besides the build: nothing else of the checkout. */
+const SOURCES = [
+  'package.json', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.build.cjs.json', 'index.ts', 'lib', 'types', 'openapi',
+  ...(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).files as string[]).filter(entry => entry !== 'dist')
+]
 
 /** Copies the sources into `dir` (sharing this checkout's node_modules) and packs them: npm's own prepack must build. */
 export async function packFromCleanTree (dir: string): Promise<{ filename: string, files: Array<{ path: string }> }> {
