@@ -32,12 +32,28 @@ export interface AuditDetails {
   pspReference?: string
 }
 
-export type Audit = (request: FastifyRequest, event: AuditEventType, details: AuditDetails) => void
+export interface Audit {
+  (request: FastifyRequest, event: AuditEventType, details: AuditDetails): void
+  /** False when an event would reach no one (no onAudit, and the request's logger is off or above info): nothing to build. */
+  listening: (request: FastifyRequest) => boolean
+}
 
-/** One structured event per outcome, to the log and to the partner's callback (PCI DSS 10.2.2 fields); the callback can never hold up or change an answer. */
-export function createAuditor (onAudit: ((event: AuditEvent) => unknown) | undefined): Audit {
+/**
+ * One structured event per outcome, to the log and to the partner's callback (PCI DSS 10.2.2
+ * fields); the callback can never hold up or change an answer. `hostLogs`: the host has a logger
+ * (Fastify's is a no-op without one).
+ */
+export function createAuditor (onAudit: ((event: AuditEvent) => unknown) | undefined, hostLogs: boolean): Audit {
   const deliver = createDelivery('onAudit', onAudit)
-  return function audit (request, event, details) {
+  // A logger without isLevelEnabled (a custom loggerInstance) is taken to log info.
+  const listening = onAudit !== undefined
+    ? () => true
+    : hostLogs ? (request: FastifyRequest) => (request.log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') ?? true : () => false
+  audit.listening = listening
+  return audit
+
+  function audit (request: FastifyRequest, event: AuditEventType, details: AuditDetails): void {
+    if (!listening(request)) return
     const record: AuditEvent = {
       event,
       outcome: SUCCESS.has(event) ? 'success' : 'failure',

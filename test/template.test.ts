@@ -1,5 +1,5 @@
 import t from 'tap'
-import { billingValue, DEFAULT_TEMPLATE, parseTemplate, pointer, renderTemplate } from '../lib/template.ts'
+import { billingValue, compileTemplate, DEFAULT_TEMPLATE, parseTemplate, pointer, renderTemplate } from '../lib/template.ts'
 
 t.test('parseTemplate finds every token with its path', async t => {
   const slots = parseTemplate({ a: ['{{card.number}}', { b: '{{ billing.city }}' }], n: 1, f: false, z: null, text: 'plain' }, 'x')
@@ -20,6 +20,24 @@ t.test('renderTemplate fills a copy and leaves the template untouched', async t 
   const out = renderTemplate(template, slots, token => token === 'card.number' ? '{{number}}' : 'GB')
   t.same(out, { card: { number: '{{number}}' }, list: ['GB'], keep: 'k' })
   t.equal(template.card.number, '{{card.number}}')
+})
+
+t.test('compileTemplate renders the same JSON text as renderTemplate, filling only the slots', async t => {
+  const templates = [
+    DEFAULT_TEMPLATE,
+    // Integer-like keys come first in JSON.stringify's order, whatever the order they were written in.
+    { z: '{{card.number}}', 10: ['{{billing.city}}', 7, { deep: '{{card.cvc}}' }], 2: 'rcf-slot-x', a: { b: null, c: true }, 'é "q"': '{{billing.country}}' },
+    { only: '{{card.number}}' }
+  ]
+  const values = ['4242', 'Zürich "old town" \\ \u2028', '', '{{number}}']
+  for (const template of templates) {
+    const slots = parseTemplate(template as any, 'x')
+    const render = compileTemplate(template as any, slots)
+    for (const value of values) {
+      const fill = (token: string) => `${token}:${value}`
+      t.equal(render(token => JSON.stringify(fill(token))), JSON.stringify(renderTemplate(template as any, slots, fill)), value)
+    }
+  }
 })
 
 t.test('billingValue reads the vault address, empty when missing', async t => {

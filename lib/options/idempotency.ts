@@ -1,5 +1,5 @@
 import type { IdempotencyStore } from '../../types/index.ts'
-import { memoryIdempotencyStore } from '../stores/memory.ts'
+import { isInProcessStore, memoryIdempotencyStore } from '../stores/memory.ts'
 
 /** Longer than any forward may take: a crashed holder's lock lapses after it. */
 export const LEASE_MS = 120_000
@@ -8,6 +8,8 @@ const STORE_MARGIN_MS = 10_000
 
 export interface IdempotencySettings {
   store: IdempotencyStore
+  /** The store is this package's in-memory one: its calls need no time limit. */
+  inProcess: boolean
   ttlMs: number
   leaseMs: number
   /** The overall deadline of one forward (resolver and PSP call together), well within the lease. */
@@ -27,5 +29,5 @@ export function resolveIdempotency (
   if (!Number.isInteger(forwardTimeoutMs) || forwardTimeoutMs < 1000 || forwardTimeoutMs > max) {
     throw new Error(`forwardTimeoutMs: must be an integer from 1000 to ${max} (ms), so that a forward always ends within its ${LEASE_MS} ms idempotency lease`)
   }
-  return { store, ttlMs, leaseMs: LEASE_MS, forwardTimeoutMs }
+  return { store, inProcess: isInProcessStore(store), ttlMs, leaseMs: LEASE_MS, forwardTimeoutMs }
 }

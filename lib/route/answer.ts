@@ -15,15 +15,21 @@ export interface RelayedAnswer {
   'request-time': number
 }
 
+/** The answer, and the JSON text the route sends: serialised once, here. */
+export interface SendableAnswer {
+  answer: RelayedAnswer
+  json: string
+}
+
 /**
  * What the route sends (and keeps for replays) from an adapter's result: every card number in the
  * headers and the body (strings, numbers and keys, at any depth) masked, and checked to be
  * sendable, before anything is stored, logged or sent. An answer that cannot be sent (too deep, too
  * large, not JSON, not an HTTP status) is a 502 whose outcome is unknown: the PSP did forward.
  */
-export function relayedAnswer (result: ForwardResult, relay: 'destination' | 'psp', psp: string): RelayedAnswer {
+export function relayedAnswer (result: ForwardResult, relay: 'destination' | 'psp', psp: string): SendableAnswer {
   const { status, headers, requestTime } = result
-  if (!Number.isInteger(status) || status < 100 || status > 599 || typeof requestTime !== 'number') throw unsendable(psp, 'answer_invalid')
+  if (!Number.isInteger(status) || status < 100 || status > 599 || !Number.isFinite(requestTime)) throw unsendable(psp, 'answer_invalid')
   if (headers === null || typeof headers !== 'object' || Object.values(headers).some(value => typeof value !== 'string')) throw unsendable(psp, 'answer_invalid')
   const answer: RelayedAnswer = {
     status,
@@ -38,7 +44,7 @@ export function relayedAnswer (result: ForwardResult, relay: 'destination' | 'ps
     throw unsendable(psp, 'answer_invalid')
   }
   if (Buffer.byteLength(json) > MAX_ANSWER_BYTES) throw unsendable(psp, 'answer_too_large')
-  return answer
+  return { answer, json }
 }
 
 /** A masked copy of a JSON value; `depth` is the level `value` sits at. */

@@ -6,12 +6,17 @@ import { PspTimeoutError, tagFailure, VaultTimeoutError, type Failure } from '..
  * request at the deadline; `run` answers at the deadline even when partner code ignores it.
  */
 export interface Deadline {
+  /** Aborted at the deadline, or by `abort` (shutdown) */
   signal: AbortSignal
+  /** True once the deadline has passed (not when `abort` stopped the forward). */
+  readonly expired: boolean
   /**
    * Starts `work` (unless the deadline has passed) and settles like it, or rejects with `late()`
    * shortly after the deadline if it has not settled by itself (it is abandoned, not stopped).
    */
   run: <T>(work: () => Promise<T>, late: () => Error) => Promise<T>
+  /** Aborts the forward's signal before the deadline (the app is closing), with this reason. */
+  abort: (reason: unknown) => void
   /** The forward is over: stop the timer. */
   clear: () => void
 }
@@ -20,30 +25,38 @@ export interface Deadline {
 const SETTLE_MS = 100
 
 export function startDeadline (ms: number): Deadline {
-  // A timer of our own rather than AbortSignal.timeout: it is cleared when the forward ends, so no
+  // One controller per forward, which shutdown aborts too (no AbortSignal.any per request), and a
+  // timer of our own rather than AbortSignal.timeout: it is cleared when the forward ends, so no
   // timer outlives its request by the whole deadline.
   const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(new DOMException('The forward deadline passed', 'TimeoutError')), ms)
   const signal = controller.signal
+  let expired = false
+  /** The running stage's cut-off, started when the deadline passes. */
+  let cut: (() => void) | null = null
+  const timer = setTimeout(() => {
+    expired = true
+    controller.abort(new DOMException('The forward deadline passed', 'TimeoutError'))
+    cut?.()
+  }, ms)
   return {
     signal,
+    get expired () { return expired },
+    abort: reason => controller.abort(reason),
     clear: () => clearTimeout(timer),
     async run (work, late) {
       // Never reached by the route (the deadline starts just before the resolver, and nothing is
       // awaited between it and the PSP call); it keeps a run that starts too late from hanging.
       signal.throwIfAborted()
-      let timer: NodeJS.Timeout | undefined
-      let onAbort!: () => void
-      const cut = new Promise<never>((_resolve, reject) => {
-        onAbort = () => { timer = setTimeout(() => reject(late()), SETTLE_MS) }
-        signal.addEventListener('abort', onAbort, { once: true })
+      let settle: NodeJS.Timeout | undefined
+      const cutOff = new Promise<never>((_resolve, reject) => {
+        cut = () => { settle = setTimeout(() => reject(late()), SETTLE_MS) }
       })
       try {
         // The race also handles a late rejection of the abandoned work.
-        return await Promise.race([work(), cut])
+        return await Promise.race([work(), cutOff])
       } finally {
-        clearTimeout(timer)
-        signal.removeEventListener('abort', onAbort)
+        cut = null
+        clearTimeout(settle)
       }
     }
   }

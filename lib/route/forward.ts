@@ -4,9 +4,9 @@ import type { Audit } from '../audit.ts'
 import { InternalError, isForwardFailure, PaymentMethodNotFoundError, PspError, ShuttingDownError, tagFailure, UnknownDestinationError, type Failure } from '../errors.ts'
 import { errorForLog } from '../logging.ts'
 import type { ResolvedOptions } from '../options/index.ts'
-import { createDelivery } from '../partner-callback.ts'
+import { createDelivery, type Deliver } from '../partner-callback.ts'
 import { retryBeforeSend } from '../psp/retry.ts'
-import { relayedAnswer, type RelayedAnswer } from './answer.ts'
+import { relayedAnswer, type SendableAnswer } from './answer.ts'
 import { correlationIdOf } from './correlation.ts'
 import { pspDeadline, startDeadline, vaultTimeout, type Deadline } from './deadline.ts'
 import { factsOf, setFacts, type RequestFacts } from './facts.ts'
@@ -30,13 +30,16 @@ type Request = FastifyRequest<{ Body: PaymentSharingRequest }>
 export function createForwardHandler ({ options, audit, idempotency, shutdown }: ForwardParts) {
   const { adapters, destinations, relay, resolvePaymentMethod, retry, hashReference } = options
   const { forwardTimeoutMs } = options.idempotency
-  const reportForward = createDelivery('onForward', options.onForward)
+  const reportForward = options.onForward === undefined ? null : createDelivery('onForward', options.onForward)
 
   return async function forward (request: Request, reply: FastifyReply) {
     // Every answer concerns one card: no cache may keep it (RFC 9111 §5.2.2.5). The error handler says the same.
     reply.header('cache-control', 'no-store')
     const body = request.body
-    const facts = setFacts(request, { actor: factsOf(request).actor, destination: body.destination, referenceHash: hashReference(body.partnerPaymentReference) })
+    // Events no one hears are not built (the error handler's audit makes the same check).
+    const auditing = audit.listening(request)
+    const referenceHash = auditing ? hashReference(body.partnerPaymentReference) : undefined
+    const facts = setFacts(request, { actor: factsOf(request).actor, destination: body.destination, referenceHash })
     const destination = destinations.get(body.destination)
     if (destination === undefined) throw new UnknownDestinationError()
     const entry = await idempotency.enter(facts.actor ?? '', readIdempotencyKey(request.headers['idempotency-key']), body, request.log)
@@ -50,17 +53,20 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
       const { adapter, record } = await lookUp(request, deadline)
       facts.psp = adapter.name
       const correlationId = facts.correlationId = correlationIdOf(entry.pspKey)
-      audit(request, 'accepted', { ...facts, statusCode: 200 })
+      if (auditing) audit(request, 'accepted', { ...facts, statusCode: 200 })
       // Without an Idempotency-Key a forward is never retried.
       const retries = entry.pspKey === undefined ? 0 : retry.retries
-      const response = await callPsp(request, facts, adapter, deadline, signal => retryBeforeSend(
+      const signal = deadline.signal
+      const { answer, json } = await callPsp(request, facts, adapter, deadline, () => retryBeforeSend(
         () => adapter.forward({ record, destination, idempotencyKey: entry.pspKey, correlationId, signal }),
         { retries, baseDelayMs: retry.baseDelayMs, signal }))
-      audit(request, 'forward_ok', { ...facts, statusCode: 200 })
-      const kept = await entry.succeed({ statusCode: 200, body: response })
+      if (auditing) audit(request, 'forward_ok', { ...facts, statusCode: 200 })
+      const kept = await entry.succeed({ statusCode: 200, body: answer })
         .catch(err => request.log.error({ error: errorForLog(err) }, 'card-forwarding: could not store the idempotent response'))
       if (kept === false) request.log.warn('card-forwarding: the idempotency store no longer held this claim (or would not keep the answer): a retry will not be replayed')
-      return response
+      // Serialised once, by relayedAnswer, into the response schema's shape.
+      reply.header('content-type', 'application/json; charset=utf-8')
+      return json
     } finally {
       deadline.clear()
       await entry.leave().catch(err => request.log.error({ error: errorForLog(err) }, 'card-forwarding: could not release the idempotency lock'))
@@ -79,9 +85,9 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
     try {
       record = await deadline.run(async () => await resolvePaymentMethod(request.body, request, { signal }), vaultTimeout)
     } catch (err) {
-      throw signal.aborted ? vaultTimeout() : partnerFault('resolver_error', err)
+      throw deadline.expired ? vaultTimeout() : partnerFault('resolver_error', err)
     }
-    if (signal.aborted) throw vaultTimeout()
+    if (deadline.expired) throw vaultTimeout()
     const adapter = record == null ? undefined : adapters.get(record.psp)
     if (record != null && adapter === undefined) request.log.error('card-forwarding: the vault record names a PSP that is not registered')
     let found: boolean
@@ -95,31 +101,32 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
   }
 
   /**
-   * The PSP call under shutdown's signal and the deadline, and its answer as the route relays it
-   * (masked, checked: lib/route/answer.ts), reported to onForward. One cut off by the deadline is a
-   * 504 of unknown outcome; any error that is not a forward failure is the adapter's fault (502).
+   * The PSP call, which shutdown may abort and the deadline cuts off, and its answer as the route
+   * relays it (masked, checked: lib/route/answer.ts), reported to onForward. One cut off by the
+   * deadline is a 504 of unknown outcome; any error that is not a forward failure is the adapter's fault (502).
    */
-  async function callPsp (request: Request, facts: RequestFacts, adapter: PspAdapter<any>, deadline: Deadline, call: (signal: AbortSignal) => Promise<ForwardResult>): Promise<RelayedAnswer> {
-    const base = { psp: adapter.name, destination: facts.destination as string, correlationId: facts.correlationId as string }
+  async function callPsp (request: Request, facts: RequestFacts, adapter: PspAdapter<any>, deadline: Deadline, call: () => Promise<ForwardResult>): Promise<SendableAnswer> {
+    const psp = adapter.name
     const started = performance.now()
     try {
-      const result = await shutdown.track(signal => deadline.run(() => call(AbortSignal.any([signal, deadline.signal])), () => pspDeadline(base.psp)))
-      const answer = relayedAnswer(result, relay, base.psp)
-      metric(request, { ...base, outcome: 'ok', durationMs: performance.now() - started, statusCode: 200, destinationStatus: answer.status })
-      return answer
+      const result = await shutdown.track(deadline, () => deadline.run(call, () => pspDeadline(psp)))
+      const sendable = relayedAnswer(result, relay, psp)
+      if (reportForward !== null) metric(request, facts, { outcome: 'ok', durationMs: performance.now() - started, statusCode: 200, destinationStatus: sendable.answer.status })
+      return sendable
     } catch (err) {
-      const cutOff = deadline.signal.aborted && !(err instanceof ShuttingDownError)
-      if (!cutOff && !isForwardFailure(err)) request.log.error({ psp: base.psp, error: errorForLog(err) }, 'card-forwarding: the adapter failed (adapter_error)')
-      const failure: Failure<FastifyError & { statusCode: number }> = cutOff ? pspDeadline(base.psp, err) : isForwardFailure(err) ? err : new PspError(base.psp, 'adapter_error', { cause: err })
+      const cutOff = deadline.expired && !(err instanceof ShuttingDownError)
+      if (!cutOff && !isForwardFailure(err)) request.log.error({ psp, error: errorForLog(err) }, 'card-forwarding: the adapter failed (adapter_error)')
+      const failure: Failure<FastifyError & { statusCode: number }> = cutOff ? pspDeadline(psp, err) : isForwardFailure(err) ? err : new PspError(psp, 'adapter_error', { cause: err })
       const outcome = failure.outcome === 'unknown' ? 'unknown' : 'failed'
-      metric(request, { ...base, outcome, durationMs: performance.now() - started, statusCode: failure.statusCode, code: failure.code, reason: failure.reason })
+      if (reportForward !== null) metric(request, facts, { outcome, durationMs: performance.now() - started, statusCode: failure.statusCode, code: failure.code, reason: failure.reason })
       throw failure
     }
   }
 
   /** Per-PSP latency and outcome for the partner's metrics; the callback never changes the answer. */
-  function metric (request: Request, event: ForwardMetric): void {
-    reportForward(event, request.log)
+  function metric (request: Request, facts: RequestFacts, event: Omit<ForwardMetric, 'psp' | 'destination' | 'correlationId'>): void {
+    const { psp, destination, correlationId } = facts as Required<RequestFacts>
+    ;(reportForward as Deliver<ForwardMetric>)({ psp, destination, correlationId, ...event }, request.log)
   }
 }
 

@@ -52,15 +52,18 @@ const STORE_CALL_LIMIT_MS = 5000
 /**
  * A call to the store, as the route trusts it: any rejection or a call past the limit becomes a
  * 503 naming the operation and a reason code, never the store's own error (it may carry values).
+ * The in-process store settles at once: no limit, no timer.
  */
-async function guard<T> (operation: StoreOperation, call: () => Promise<T>): Promise<T> {
+async function guard<T> (operation: StoreOperation, call: () => Promise<T>, limited: boolean): Promise<T> {
   let timer: NodeJS.Timeout | undefined
-  const limit = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(storeUnavailable(operation, undefined, 'call_limit')), STORE_CALL_LIMIT_MS)
-  })
   // A store that throws instead of rejecting is treated alike.
   const called = new Promise<T>(resolve => resolve(call()))
-  return await Promise.race([called, limit])
+  const settled = limited
+    ? Promise.race([called, new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(storeUnavailable(operation, undefined, 'call_limit')), STORE_CALL_LIMIT_MS)
+    })])
+    : called
+  return await settled
     .catch((err: unknown) => { throw storeUnavailable(operation, err) })
     .finally(() => clearTimeout(timer))
 }
@@ -79,9 +82,10 @@ function checkClaim (claim: IdempotencyClaim): IdempotencyClaim {
  * draft-ietf-httpapi-idempotency-key-header over a store: replay, 422 on a changed body, 409 while
  * in flight (README, "Idempotency"). Claims are fenced by their owner tokens.
  */
-export function createIdempotency ({ store, ttlMs, leaseMs }: IdempotencySettings) {
-  const begin = (key: string, print: string) => guard('begin', () => store.begin(key, print, leaseMs)).then(checkClaim)
-  const release = (key: string, owner: string) => guard('release', () => store.release(key, owner))
+export function createIdempotency ({ store, inProcess, ttlMs, leaseMs }: IdempotencySettings) {
+  const limited = !inProcess
+  const begin = (key: string, print: string) => guard('begin', () => store.begin(key, print, leaseMs), limited).then(checkClaim)
+  const release = (key: string, owner: string) => guard('release', () => store.release(key, owner), limited)
 
   /** Claims the key (when sent) and then the reference; throws 409, 422 or 503, or gives the response to replay. */
   async function enter (actor: string, key: string | undefined, body: PaymentSharingRequest, log: FastifyBaseLogger): Promise<IdempotencyEntry> {
@@ -116,7 +120,7 @@ export function createIdempotency ({ store, ttlMs, leaseMs }: IdempotencySetting
       pspKey: key === undefined ? undefined : pspIdempotencyKey(actor, key, body),
       async succeed (response) {
         succeeded = true
-        return keyId === undefined || await guard('complete', () => store.complete(keyId, keyOwner, response, ttlMs))
+        return keyId === undefined || await guard('complete', () => store.complete(keyId, keyOwner, response, ttlMs), limited)
       },
       async leave () {
         await Promise.all([release(lockId, lockOwner), keyId !== undefined && !succeeded ? release(keyId, keyOwner) : undefined])

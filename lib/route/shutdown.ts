@@ -1,6 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { ShuttingDownError, tagFailure, type Failure, type PspOutcome } from '../errors.ts'
+import type { Deadline } from './deadline.ts'
+
+/** The reason shutdown aborts a forward with: how `track` tells its own abort from the deadline's. */
+const CLOSING = new DOMException('The app is closing', 'AbortError')
 
 function shuttingDown (outcome: PspOutcome, cause?: unknown): Failure {
   return tagFailure(new ShuttingDownError({ cause }), { reason: 'shutdown', outcome, retryAfter: 1 })
@@ -14,7 +18,7 @@ function shuttingDown (outcome: PspOutcome, cause?: unknown): Failure {
  */
 export function registerShutdown (fastify: FastifyInstance, graceMs: number) {
   let closing = false
-  const inFlight = new Map<AbortController, Promise<unknown>>()
+  const inFlight = new Map<Deadline, Promise<unknown>>()
 
   fastify.addHook('preClose', async () => {
     closing = true
@@ -22,7 +26,7 @@ export function registerShutdown (fastify: FastifyInstance, graceMs: number) {
     const grace = new AbortController()
     await Promise.race([settled, sleep(graceMs, undefined, { signal: grace.signal }).catch(() => {})])
     grace.abort()
-    for (const controller of inFlight.keys()) controller.abort()
+    for (const deadline of inFlight.keys()) deadline.abort(CLOSING)
     await settled
   })
 
@@ -34,18 +38,17 @@ export function registerShutdown (fastify: FastifyInstance, graceMs: number) {
     }
   }
 
-  /** Runs a forward that shutdown may abort through `signal`. */
-  async function track<T> (work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  /** Runs a forward that shutdown may abort through its deadline's signal. */
+  async function track<T> (deadline: Deadline, work: () => Promise<T>): Promise<T> {
     // A request that passed onRequest before closing but reaches the PSP only now (a slow vault
     // lookup) starts nothing: the grace is for forwards already under way, which it would not wait for.
     if (closing) throw shuttingDown('not_sent')
-    const controller = new AbortController()
-    const done = work(controller.signal)
-    inFlight.set(controller, done)
+    const done = work()
+    inFlight.set(deadline, done)
     try {
-      return await done.finally(() => inFlight.delete(controller))
+      return await done.finally(() => inFlight.delete(deadline))
     } catch (err) {
-      if (!controller.signal.aborted) throw err
+      if (deadline.signal.reason !== CLOSING) throw err
       throw shuttingDown((err as Failure).outcome === 'not_sent' ? 'not_sent' : 'unknown', err)
     }
   }

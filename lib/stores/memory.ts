@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { IdempotencyStore, MemoryIdempotencyStoreOptions } from '../../types/index.ts'
 
 interface MemoryRecord {
@@ -13,6 +13,14 @@ interface MemoryRecord {
 /** What a record costs besides its strings: the Map entry and the object, roughly. */
 const RECORD_OVERHEAD = 160
 const MIB = 1024 * 1024
+
+/** The stores this module made: in-process code of ours, whose calls settle at once. */
+const inProcessStores = new WeakSet<IdempotencyStore>()
+
+/** True for a store memoryIdempotencyStore made (the route needs no time limit on its calls). */
+export function isInProcessStore (store: IdempotencyStore): boolean {
+  return inProcessStores.has(store)
+}
 
 /**
  * The default store: one process, bounded in entries and in bytes, with expiry, fenced like the
@@ -53,7 +61,7 @@ export function memoryIdempotencyStore (options: MemoryIdempotencyStoreOptions =
     }
   }
 
-  return {
+  const store: IdempotencyStore = {
     async begin (key, fingerprint, leaseMs) {
       const now = Date.now()
       const record = records.get(key)
@@ -63,7 +71,8 @@ export function memoryIdempotencyStore (options: MemoryIdempotencyStoreOptions =
           : { state: 'completed', fingerprint: record.fingerprint, response: JSON.parse(record.response) }
       }
       drop(key)
-      const owner = randomBytes(16).toString('base64url')
+      // randomUUID draws from a cached pool of entropy: no system call per claim.
+      const owner = randomUUID()
       const size = RECORD_OVERHEAD + key.length + fingerprint.length + owner.length
       makeRoom(now, size)
       put(key, { fingerprint, owner, expires: now + leaseMs, bytes: size })
@@ -90,4 +99,6 @@ export function memoryIdempotencyStore (options: MemoryIdempotencyStoreOptions =
       return true
     }
   }
+  inProcessStores.add(store)
+  return store
 }

@@ -3,7 +3,7 @@
  * entry point, so that partners who do not use it load nothing of it. It imports nothing from a
  * Redis client: it sends two commands through the client the partner passes (ioredis as it is).
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { IdempotencyStore, RedisIdempotencyStoreOptions, StoredResponse } from '../../types/index.ts'
 import { storeUnavailable, type StoreOperation } from '../errors.ts'
 
@@ -89,7 +89,8 @@ export function redisIdempotencyStore (options: RedisIdempotencyStoreOptions): I
   return {
     async begin (key, fingerprint, leaseMs) {
       checkMs('leaseMs', leaseMs)
-      const owner = randomBytes(16).toString('base64url')
+      // Unique across every instance sharing the store (randomUUID draws from a cached pool of entropy).
+      const owner = randomUUID()
       let reply: unknown
       try {
         reply = await run('begin', SCRIPTS.begin, key, [fingerprint, owner, String(leaseMs)])

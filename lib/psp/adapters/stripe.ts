@@ -4,7 +4,7 @@ import type {
 import { PspError, tagFailure } from '../../errors.ts'
 import { createPspClient, transport } from '../client.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
-import { billingValue, isCardToken, renderTemplate } from '../../template.ts'
+import { billingValue, compileTemplate, isCardToken, type TemplateRenderer } from '../../template.ts'
 import { reconcileStripe, STRIPE_CORRELATION_KEY } from './stripe-reconcile.ts'
 
 /**
@@ -22,6 +22,8 @@ const KEY_BODY = /^[A-Za-z0-9_]{4,247}$/
 const PAYMENT_METHOD = /^pm_[A-Za-z0-9_]{1,250}$/
 const HEADER_NAME = /^[!#$%&'*+.^`|~\w-]+$/
 const FORWARD_PATH = '/v1/forwarding/requests'
+const BODY_FIELD = new URLSearchParams({ 'request[body]': '' }).toString()
+const CORRELATION_FIELD = new URLSearchParams({ [`metadata[${STRIPE_CORRELATION_KEY}]`]: '' }).toString()
 const REPLACEMENT: Record<string, string> = {
   'card.number': 'card_number',
   'card.expMonth': 'card_expiry',
@@ -36,11 +38,22 @@ const REPLACEMENT: Record<string, string> = {
 const BY_STATUS: Record<number, string> = { 401: 'authentication_error', 403: 'permission_error', 429: 'rate_limit_error' }
 
 interface StripeDestination {
-  /** Form fields that never change for this destination (url, headers, replacements). */
-  fixed: Array<[string, string]>
-  /** The body when the template needs nothing from the vault record. */
+  /** The encoded form fields that never change for this destination (url, headers, replacements), between `&`s. */
+  fixed: string
+  render: TemplateRenderer
+  /** The encoded body field when the template needs nothing from the vault record. */
   staticBody: string | null
 }
+
+/**
+ * A form value encoded as URLSearchParams encodes it (the WHATWG urlencoded serializer: space as
+ * `+`, everything but ASCII letters, digits and `*-._` percent-encoded). The values given here
+ * are JSON text and ASCII ids, well-formed UTF-16 (JSON.stringify escapes lone surrogates).
+ */
+function formValue (value: string): string {
+  return encodeURIComponent(value).replace(FORM_EXTRA, c => c === '%20' ? '+' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+}
+const FORM_EXTRA = /[!'()~]|%20/g
 
 /** Stripe's error envelope `{ error: { type, code?, message } }`: keep the code, else the SDK's class for the status, else the type. */
 export function stripeError (status: number, body: unknown): PspError {
@@ -80,6 +93,7 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
   checkOptions(options)
   const client: PspClient = createPspClient({ ...transport(options), psp: 'stripe', baseUrl: options.baseUrl ?? 'https://api.stripe.com' })
   const auth = { authorization: `Bearer ${options.apiKey}`, 'stripe-version': options.apiVersion ?? STRIPE_API_VERSION }
+  const formHeaders = Object.freeze({ ...auth, 'content-type': 'application/x-www-form-urlencoded' })
   const askCvc = options.cvc === 'when-stored'
   const onboarded = new Set((options.onboardedHeaders ?? []).map(name => name.toLowerCase()))
   const prepared = new Map<string, StripeDestination>()
@@ -94,12 +108,14 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
     const replacements = [...new Set(cards.map(s => REPLACEMENT[s.token]))]
     replacements.forEach((r, i) => fixed.push([`replacements[${i}]`, r]))
     const needsBilling = destination.slots.some(s => !isCardToken(s.token))
-    prepared.set(destination.id, { fixed, staticBody: needsBilling ? null : render(destination, undefined) })
+    const plan: StripeDestination = { fixed: new URLSearchParams(fixed).toString(), render: compileTemplate(destination.template, destination.slots), staticBody: null }
+    if (!needsBilling) plan.staticBody = bodyField(plan, undefined)
+    prepared.set(destination.id, plan)
   }
 
   // Stripe has no card placeholders: card fields go out empty and Stripe fills them in (a CVC it is not asked for stays empty).
-  function render (destination: PreparedDestination, address: BillingAddress | undefined): string {
-    return JSON.stringify(renderTemplate(destination.template, destination.slots, token => isCardToken(token) ? '' : billingValue(token, address)))
+  function bodyField (plan: StripeDestination, address: BillingAddress | undefined): string {
+    return BODY_FIELD + formValue(plan.render(token => isCardToken(token) ? '""' : JSON.stringify(billingValue(token, address))))
   }
 
   async function billingOf (record: StripeVaultRecord & { billingAddress?: BillingAddress }, signal: AbortSignal | undefined): Promise<BillingAddress | undefined> {
@@ -127,13 +143,11 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
 
   async function forward ({ record, destination, idempotencyKey, correlationId, signal }: ForwardInput<StripeVaultRecord>): Promise<ForwardResult> {
     const plan = prepared.get(destination.id) as StripeDestination
-    const body = plan.staticBody ?? render(destination, await billingOf(record, signal))
-    const form = new URLSearchParams([
-      ['payment_method', record.paymentMethod], ...plan.fixed, ['request[body]', body], [`metadata[${STRIPE_CORRELATION_KEY}]`, correlationId]
-    ])
-    const headers: Record<string, string> = { ...auth, 'content-type': 'application/x-www-form-urlencoded' }
-    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey
-    const res = await client.post(FORWARD_PATH, { headers, body: form.toString(), signal })
+    const body = plan.staticBody ?? bodyField(plan, await billingOf(record, signal))
+    // The fields in the order Stripe's form has always had them here: payment method, destination, body, metadata.
+    const form = `payment_method=${formValue(record.paymentMethod)}&${plan.fixed}&${body}&${CORRELATION_FIELD}${formValue(correlationId)}`
+    const headers = idempotencyKey === undefined ? formHeaders : { ...formHeaders, 'idempotency-key': idempotencyKey }
+    const res = await client.post(FORWARD_PATH, { headers, body: form, signal })
     if (res.statusCode !== 200) throw failureOf(res)
     const envelope = res.body as any
     const details = envelope?.response_details
