@@ -16,8 +16,10 @@ export async function cardForwardingPlugin (fastify: FastifyInstance, options: C
   for (const warning of serverTimeoutWarnings(fastify.initialConfig)) fastify.log.warn(`card-forwarding: the server's ${warning}`)
   // First: its onRequest hook runs before every other hook of this scope (no crypto, no PSP work when shedding).
   await registerLoadShedding(fastify, resolved.loadShedding)
-  // Without a logger of its own Fastify's is a no-op: then only onAudit can hear an event.
-  const audit = createAuditor(resolved.onAudit, Boolean(hostOption(fastify, 'logger')) || hostOption(fastify, 'loggerInstance') !== undefined)
+  // Without `logger` or `loggerInstance` Fastify's logger is a no-op (abstract-logging, no
+  // isLevelEnabled; `logger: true` makes a pino one): then only onAudit can hear an event.
+  const hostLogs = hostOption(fastify, 'loggerInstance') !== undefined || typeof (fastify.log as { isLevelEnabled?: unknown }).isLevelEnabled === 'function'
+  const audit = createAuditor(resolved.onAudit, hostLogs)
   // Set before the token endpoint's scope is created: a child scope keeps the parent's handler of that moment.
   fastify.setErrorHandler(createErrorHandler(audit))
   if (resolved.tokenEndpoint !== null) await registerTokenEndpoint(fastify, resolved.tokenEndpoint, audit)

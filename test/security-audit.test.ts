@@ -1,6 +1,7 @@
 import t from 'tap'
 import { createHash, createHmac } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { Writable } from 'node:stream'
 import { join } from 'node:path'
 import * as oauth from 'openid-client'
 import { generateClientSecret, hashClientSecret, type AuditEvent } from '../index.ts'
@@ -215,4 +216,30 @@ t.test('D57 the cause of an adapter_error is logged, with card numbers, keys and
   const line = logLines.slice(logged).map(l => JSON.parse(l)).find(l => l.msg?.includes('adapter failed'))
   t.match(line, { level: 50, psp: 'custom', error: { type: 'TypeError', message: 'boom near [key] and ************4242 for [email]' } }, 'the cause, its secrets redacted')
   t.same(findSecrets(logLines.slice(logged)), [])
+})
+
+t.test('an audit event is built for whoever hears it: a logger at info, a custom logger, or onAudit; no one hearing changes no answer', async t => {
+  const audited = (lines: string[]) => lines.map(line => JSON.parse(line)).filter(entry => entry.msg === 'card-forwarding audit').map(entry => entry.audit)
+  const pinoAt = (level: string, lines: string[]) => ({ level, stream: new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } }) })
+
+  const quietLines: string[] = []
+  const quiet = await buildHarness(t, { server: { logger: pinoAt('warn', quietLines) }, plugin: { onAudit: undefined } })
+  t.equal((await quiet.post(validBody)).statusCode, 200, 'a logger above info and no onAudit: the forward is the same')
+  t.equal((await quiet.post(validBody, { token: 'a.b.c' })).statusCode, 401)
+  t.same(audited(quietLines), [], 'and nothing is audited')
+
+  const infoLines: string[] = []
+  const info = await buildHarness(t, { server: { logger: pinoAt('info', infoLines) }, plugin: { onAudit: undefined } })
+  t.equal((await info.post(validBody)).statusCode, 200)
+  t.match(audited(infoLines), [{ event: 'accepted', referenceHash: /^[0-9a-f]{16}$/ }, { event: 'forward_ok', correlationId: /^rcf_/ }], 'a logger at info gets every event')
+
+  const custom: unknown[] = []
+  const loggerInstance = { info (entry: any) { if (entry?.audit !== undefined) custom.push(entry.audit) }, error () {}, debug () {}, fatal () {}, warn () {}, trace () {}, child () { return loggerInstance } }
+  const own = await buildHarness(t, { server: { logger: undefined, loggerInstance: loggerInstance as any }, plugin: { onAudit: undefined } })
+  t.equal((await own.post(validBody, { ip: '198.51.100.9' })).statusCode, 403)
+  t.match(custom, [{ event: 'ip_denied' }], 'a custom logger without isLevelEnabled is taken to log info')
+
+  const silent = await buildHarness(t, { server: { logger: false } })
+  t.equal((await silent.post(validBody)).statusCode, 200)
+  t.match(silent.audits, [{ event: 'accepted', referenceHash: /^[0-9a-f]{16}$/ }, { event: 'forward_ok' }], 'no logger: onAudit still gets every event')
 })

@@ -235,3 +235,38 @@ t.test('B49 a kid is only a lookup key: any printable string up to 256 character
   }
   t.equal(source.fetches, 1)
 })
+
+t.test('a token is refused for the same audited reason whether its key is static or comes from a JWKS', async t => {
+  const jwks = await startJwks(t, [rokt1.jwk])
+  const byJwks = await jwksHarness(t, jwks.url)
+  const byKey = await buildHarness(t, { plugin: { auth: { publicKey: rokt1.publicKey, issuer: ISSUER, audience: AUDIENCE, requiredScope: 'payment-sharing' } } })
+  const now = Math.floor(Date.now() / 1000)
+  const header = { alg: 'RS256', kid: rokt1.jwk.kid }
+  const refused = {
+    expired: signedBy(rokt1, { issuedAt: now - 600, expiresInSeconds: 60 }),
+    wrongIssuer: signedBy(rokt1, { issuer: 'https://evil.example/' }),
+    noAudience: signedBy(rokt1, { claims: { aud: undefined } }),
+    badSignature: signedBy(rokt1).slice(0, -4) + 'AAAA',
+    notJsonHeader: signRaw('{"alg":"RS256",', claims(), rokt1.privateKey, 'RS256'),
+    arrayPayload: signRaw(header, '[1]', rokt1.privateKey, 'RS256'),
+    wrongType: signRaw({ ...header, typ: 'JWT+evil' }, claims(), rokt1.privateKey, 'RS256')
+  }
+  const reasons: Record<string, unknown[]> = {}
+  for (const [name, jwt] of Object.entries(refused)) {
+    for (const h of [byKey, byJwks]) {
+      const res = await h.post(validBody, { token: jwt })
+      t.equal(res.statusCode, 401, name)
+      ;(reasons[name] ??= []).push(h.audits.at(-1)?.reason)
+    }
+    t.equal(reasons[name][0], reasons[name][1], `${name}: ${String(reasons[name][0])} both ways`)
+  }
+  t.same(Object.fromEntries(Object.entries(reasons).map(([name, [reason]]) => [name, reason])), {
+    expired: 'claim_invalid:exp',
+    wrongIssuer: 'claim_invalid:iss',
+    noAudience: 'claim_missing:aud',
+    badSignature: 'signature_invalid',
+    notJsonHeader: 'token_malformed',
+    arrayPayload: 'token_malformed',
+    wrongType: 'header_invalid:typ'
+  })
+})

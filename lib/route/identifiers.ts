@@ -7,6 +7,7 @@ function same (sent: string, known: unknown): boolean {
   return typeof known === 'string' && timingSafeEqual(sha256(sent), sha256(known))
 }
 
+const PRINTABLE_ASCII = /^[\x21-\x7E]*$/
 /** Fullwidth and halfwidth forms, which RFC 8265 maps to their decompositions first. */
 const WIDTH = /[\uFF01-\uFFEF]/g
 /** RFC 8264's IdentifierClass, by general category: letters, digits, marks and printable ASCII. */
@@ -19,6 +20,8 @@ const IDENTIFIER_CLASS = /^[\p{Ll}\p{Lu}\p{Lo}\p{Lm}\p{Nd}\p{Mn}\p{Mc}\x21-\x7E]
  * U+FB01 …), then lower-cased and NFC-normalised. null: the address is refused, so it matches nothing.
  */
 export function preparedEmail (email: string): string | null {
+  // Printable ASCII has no width forms, no compatibility decompositions and is its own NFC.
+  if (PRINTABLE_ASCII.test(email)) return email.toLowerCase()
   const mapped = email.replace(WIDTH, c => c.normalize('NFKC'))
   if (!IDENTIFIER_CLASS.test(mapped)) return null
   for (const c of mapped) if (c.normalize('NFKC') !== c) return null
