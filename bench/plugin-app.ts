@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import cardForwarding, { stripe, type AuthOptions } from '../index.ts'
-import { AUDIENCE, DESTINATION, ISSUER, ROKT_API_KEY, SCOPE, VAULT } from './shared.ts'
+import type { AuthOptions } from '../index.ts'
+import { AUDIENCE, DESTINATION, hostLogger, ISSUER, ROKT_API_KEY, SCOPE, VAULT } from './shared.ts'
 
 export interface PluginAppOptions {
   simUrl: string
@@ -9,11 +9,20 @@ export interface PluginAppOptions {
   allowedIps: string[]
   /** The key source; issuer, audience and scope are the bench's. */
   key: Pick<AuthOptions, 'publicKey' | 'secret'>
+  /** See ServerConfig.logFile */
+  logFile?: string
 }
+
+/**
+ * The package as partners run it: the build (`npm run bench` builds first), not the TypeScript
+ * sources through tsx, whose output wraps every closure a request creates in a naming call.
+ */
+const PACKAGE = new URL('../dist/esm/index.js', import.meta.url).href
+const { default: cardForwarding, stripe } = await import(PACKAGE) as typeof import('../index.ts')
 
 /** A partner's host app: Fastify with the plugin registered as the README shows, nothing else. */
 export async function buildPluginApp (options: PluginAppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false })
+  const app = Fastify(hostLogger(options.logFile))
   await app.register(cardForwarding, {
     allowedIps: options.allowedIps,
     auth: { ...options.key, issuer: ISSUER, audience: AUDIENCE, requiredScope: SCOPE },

@@ -42,6 +42,13 @@ export interface ServerConfig {
   stripeForm: string
   publicKey: string
   allowedIps: string[]
+  /** When set, the server logs at info to this file (the host's logger, as partners run it); else no logger. */
+  logFile?: string
+}
+
+/** The host's Fastify logger for a server under test: pino at info writing to the file, or none. */
+export function hostLogger (logFile: string | undefined): { logger: false } | { logger: { level: 'info', file: string } } {
+  return logFile === undefined ? { logger: false } : { logger: { level: 'info', file: logFile } }
 }
 
 export function readConfig (): ServerConfig {

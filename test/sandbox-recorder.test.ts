@@ -1,5 +1,6 @@
 import { createServer } from 'node:net'
 import t from 'tap'
+import { BoundedMap, SIMULATOR_MEMORY } from '../lib/sandbox/bounded-map.ts'
 import { request } from 'undici'
 import {
   buildAdyenSimulator, buildBraintreeSimulator, buildCheckoutComSimulator, buildStripeSimulator, createRecorder,
@@ -176,4 +177,16 @@ t.test('stripe: options.maxRecorded drops the oldest requests, whatever their pa
   await (await request(sim.url + '/v1/payment_methods/pm_card_visa', { headers: { 'x-n': '4' } })).body.dump()
   t.same(sim.requests.map(r => r.headers['x-n']), ['3', '4'], 'the two most recent')
   t.equal(sim.calls, 3, 'the three forwards counted, not the GET')
+})
+
+t.test('the simulators remember a bounded number of ids and idempotency keys, forgetting the oldest set first', async t => {
+  t.equal(SIMULATOR_MEMORY, 10_000)
+  const map = new BoundedMap<string, number>(3)
+  for (const [key, value] of [['a', 1], ['b', 2], ['c', 3], ['a', 4], ['d', 5]] as const) map.set(key, value)
+  t.same([...map], [['c', 3], ['a', 4], ['d', 5]], 'b went first: setting a again made it the most recent')
+  const big = new BoundedMap<number, number>()
+  for (let i = 0; i < SIMULATOR_MEMORY + 5; i++) big.set(i, i)
+  t.equal(big.size, SIMULATOR_MEMORY)
+  t.equal(big.has(4), false)
+  t.equal(big.get(5), 5)
 })

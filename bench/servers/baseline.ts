@@ -1,7 +1,7 @@
 import Fastify from 'fastify'
 import { Agent, request } from 'undici'
 import { serveCommands, serverProbe } from '../child.ts'
-import { FORWARD_PATH, readConfig, ROUTE } from '../shared.ts'
+import { FORWARD_PATH, hostLogger, readConfig, ROUTE } from '../shared.ts'
 
 /**
  * Workload 2, the floor for any Node implementation: a bare Fastify route that makes only the
@@ -12,7 +12,7 @@ const agent = new Agent({ connections: 64, keepAliveTimeout: 30_000, connectTime
 const target = config.simUrl + FORWARD_PATH
 const headers = { authorization: `Bearer ${config.stripeApiKey}`, 'content-type': 'application/x-www-form-urlencoded' }
 
-const app = Fastify({ logger: false })
+const app = Fastify(hostLogger(config.logFile))
 app.post(ROUTE, async (_request, reply) => {
   const res = await request(target, { method: 'POST', headers, body: config.stripeForm, dispatcher: agent })
   reply.code(res.statusCode).type('application/json')

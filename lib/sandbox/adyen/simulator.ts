@@ -30,6 +30,7 @@ import { check, FORWARD_REQUEST, type ForwardRequest } from './schema.ts'
 import {
   ADYEN_FORWARD_PATHS, ADYEN_SANDBOX, errors, type AdyenError, type AdyenRecordedRequest, type AdyenSimulator, type AdyenSimulatorOptions
 } from './wire.ts'
+import { BoundedMap } from '../bounded-map.ts'
 
 const MAX_IDEMPOTENCY_KEY = 64
 /** Adyen: "The maximum request size is 10MB" (docs.adyen.com response handling, 413). */
@@ -69,7 +70,7 @@ function createAdyenSimulator (options: AdyenSimulatorOptions): SimulatorParts<A
   const recorder = recorderFor(options, options.requests)
   const caller = createDestinationCaller(options.destinationTimeoutMs ?? 15_000)
   /** Idempotency-Key -> the stored 200 body (replayed), or 'pending' while the first attempt runs. */
-  const idempotency = new Map<string, unknown>()
+  const idempotency = new BoundedMap<string, unknown>()
 
   const app = Fastify({ logger: false, bodyLimit: MAX_PAYLOAD })
 

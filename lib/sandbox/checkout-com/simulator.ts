@@ -21,6 +21,7 @@ import {
   CHECKOUT_COM_SANDBOX_SECRET_KEY, CHECKOUT_COM_TEST_CVV_TOKEN, DEFAULT_SOURCES,
   type CheckoutComRecordedRequest, type CheckoutComSimulator, type CheckoutComSimulatorApp, type CheckoutComSimulatorOptions
 } from './wire.ts'
+import { BoundedMap } from '../bounded-map.ts'
 
 /** Header names whose values GET /forward/{id} shows as redacted ("sensitive header values are redacted"). */
 const SENSITIVE_HEADER = /auth|key|token|secret|signature|cookie/i
@@ -76,7 +77,7 @@ function createCheckoutComSimulator (options: CheckoutComSimulatorOptions): Simu
   const sources = options.sources ?? DEFAULT_SOURCES
   const cvvTokens = options.cvvTokens ?? { [CHECKOUT_COM_TEST_CVV_TOKEN]: '100' }
   const caller = createDestinationCaller(options.destinationTimeoutMs)
-  const forwards = new Map<string, StoredForward>()
+  const forwards = new BoundedMap<string, StoredForward>()
   const secrets = secretStore(options.secrets)
   /**
    * Cko-Idempotency-Key -> the first 2xx answer; 'pending' while the first request runs. Checkout.com
@@ -84,7 +85,7 @@ function createCheckoutComSimulator (options: CheckoutComSimulatorOptions): Simu
    * (https://www.checkout.com/docs/developer-resources/api/idempotency): ignored unless
    * `options.idempotency` emulates that page's rules for it.
    */
-  const idempotency = new Map<string, { status: number, body: unknown } | 'pending'>()
+  const idempotency = new BoundedMap<string, { status: number, body: unknown } | 'pending'>()
   const recorder = recorderFor(options)
 
   const app = Fastify({ logger: false })

@@ -22,6 +22,7 @@ import type { PaymentMethodState } from './payment-methods.ts'
 import { STRIPE_SANDBOX_ACCOUNT_VERSION, versionOf } from './versions.ts'
 import { FORWARD_PATH, STRIPE_SANDBOX_API_KEY, STRIPE_TOKEN_VAULT_FIELDS } from './wire.ts'
 import type { StripeDestinationConfig, StripeDestinationFields, StripeRecordedRequest, StripeSimulator, StripeSimulatorOptions } from './wire.ts'
+import { BoundedMap } from '../bounded-map.ts'
 
 /**
  * A local Stripe Vault & Forward simulator: `POST /v1/forwarding/requests` and friends, with
@@ -56,8 +57,8 @@ function createStripeSimulator (opts: StripeSimulatorOptions): SimulatorParts<St
   const accountVersion = opts.accountApiVersion ?? STRIPE_SANDBOX_ACCOUNT_VERSION
   const recorder = recorderFor(opts)
   const warn = createMistakeWarner('Stripe simulator')
-  const forwardingRequests = new Map<string, ForwardingRequest>()
-  const idempotency = new Map<string, IdempotencyEntry>()
+  const forwardingRequests = new BoundedMap<string, ForwardingRequest>()
+  const idempotency = new BoundedMap<string, IdempotencyEntry>()
 
   const app = Fastify({ logger: false })
   // Stripe reads only form bodies; any other body simply carries no parameters.
