@@ -76,7 +76,7 @@ function ownerOf (url: string, functionName: string): string {
     return scope.startsWith('@') ? `${scope}/${name}` : scope
   }
   if (path.startsWith('bench/')) return 'bench (server)'
-  if (path.startsWith('lib/') || path === 'index.ts') return 'this package'
+  if (path.startsWith('dist/') || path.startsWith('lib/') || path === 'index.ts') return 'this package'
   return path
 }
 

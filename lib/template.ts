@@ -92,12 +92,14 @@ export type TemplateRenderer = (json: (token: CanonicalToken) => string) => stri
  * A template turned once into the JSON text around its slots, so that rendering it for a request
  * only encodes that request's values: the same text as JSON.stringify(renderTemplate(…)) gives.
  * Each slot is first rendered as a marker no template can hold (a random id made here), then the
- * text is cut at the markers.
+ * text is cut at the markers. `encode`, when given, is applied to the fixed text once, here: an
+ * encoding that works character by character (percent-encoding, say) then needs only the values
+ * encoded per request, and `json` gives them encoded.
  */
-export function compileTemplate (template: BodyTemplate, slots: readonly TemplateSlot[]): TemplateRenderer {
+export function compileTemplate (template: BodyTemplate, slots: readonly TemplateSlot[], encode: (text: string) => string = text => text): TemplateRenderer {
   const nonce = randomUUID()
   const marked = JSON.stringify(renderTemplate(template, slots, () => `rcf-slot-${nonce}`))
-  const parts = marked.split(`"rcf-slot-${nonce}"`)
+  const parts = marked.split(`"rcf-slot-${nonce}"`).map(encode)
   // JSON.stringify writes object keys in insertion order and the slots were found in that order too.
   const tokens = slots.map(slot => slot.token)
   return json => {

@@ -36,6 +36,8 @@ t.test('compileTemplate renders the same JSON text as renderTemplate, filling on
     for (const value of values) {
       const fill = (token: string) => `${token}:${value}`
       t.equal(render(token => JSON.stringify(fill(token))), JSON.stringify(renderTemplate(template as any, slots, fill)), value)
+      const encoded = compileTemplate(template as any, slots, encodeURIComponent)
+      t.equal(encoded(token => encodeURIComponent(JSON.stringify(fill(token)))), encodeURIComponent(JSON.stringify(renderTemplate(template as any, slots, fill))), `${value}, encoded`)
     }
   }
 })

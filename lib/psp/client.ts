@@ -134,7 +134,14 @@ export function createPspClient (options: PspClientOptions): PspClient {
       res.body.destroy()
       return tag(new PspError(options.psp, 'response_too_large'), 'response_too_large', unreadable)
     }
-    if (Number(res.headers['content-length']) > maxBytes) throw tooLarge()
+    const declared = Number(res.headers['content-length'])
+    if (declared > maxBytes) throw tooLarge()
+    try {
+      // A declared length bounds the body (undici reads no byte past it): read it in one go.
+      if (declared >= 0) return await res.body.text()
+    } catch (err) {
+      throw transportError(err, signal)
+    }
     const chunks: Buffer[] = []
     let size = 0
     try {

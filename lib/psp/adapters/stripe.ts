@@ -40,6 +40,7 @@ const BY_STATUS: Record<number, string> = { 401: 'authentication_error', 403: 'p
 interface StripeDestination {
   /** The encoded form fields that never change for this destination (url, headers, replacements), between `&`s. */
   fixed: string
+  /** The template, its JSON text form-encoded */
   render: TemplateRenderer
   /** The encoded body field when the template needs nothing from the vault record. */
   staticBody: string | null
@@ -54,6 +55,8 @@ function formValue (value: string): string {
   return encodeURIComponent(value).replace(FORM_EXTRA, c => c === '%20' ? '+' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 }
 const FORM_EXTRA = /[!'()~]|%20/g
+/** The JSON text "", form-encoded. */
+const EMPTY_STRING = formValue('""')
 
 /** Stripe's error envelope `{ error: { type, code?, message } }`: keep the code, else the SDK's class for the status, else the type. */
 export function stripeError (status: number, body: unknown): PspError {
@@ -108,14 +111,15 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
     const replacements = [...new Set(cards.map(s => REPLACEMENT[s.token]))]
     replacements.forEach((r, i) => fixed.push([`replacements[${i}]`, r]))
     const needsBilling = destination.slots.some(s => !isCardToken(s.token))
-    const plan: StripeDestination = { fixed: new URLSearchParams(fixed).toString(), render: compileTemplate(destination.template, destination.slots), staticBody: null }
+    const plan: StripeDestination = { fixed: new URLSearchParams(fixed).toString(), render: compileTemplate(destination.template, destination.slots, formValue), staticBody: null }
     if (!needsBilling) plan.staticBody = bodyField(plan, undefined)
     prepared.set(destination.id, plan)
   }
 
   // Stripe has no card placeholders: card fields go out empty and Stripe fills them in (a CVC it is not asked for stays empty).
   function bodyField (plan: StripeDestination, address: BillingAddress | undefined): string {
-    return BODY_FIELD + formValue(plan.render(token => isCardToken(token) ? '""' : JSON.stringify(billingValue(token, address))))
+    // The template's fixed text was form-encoded once (compileTemplate): only the values are encoded here.
+    return BODY_FIELD + plan.render(token => isCardToken(token) ? EMPTY_STRING : formValue(JSON.stringify(billingValue(token, address))))
   }
 
   async function billingOf (record: StripeVaultRecord & { billingAddress?: BillingAddress }, signal: AbortSignal | undefined): Promise<BillingAddress | undefined> {
