@@ -11,7 +11,7 @@ import { DEFAULT_TEMPLATE, parseTemplate } from '../lib/template.ts'
 import type { PreparedDestination, StripeOptions } from '../types/index.ts'
 import { CORRELATION_ID } from './helpers/psp-kits.ts'
 
-interface Captured { path: string, headers: Record<string, string | string[] | undefined>, params: Array<[string, string]> }
+interface Captured { path: string, headers: Record<string, string | string[] | undefined>, params: Array<[string, string]>, raw?: string }
 
 /** Records every request and answers with a minimal ForwardingRequest (a list of one for GET). */
 async function captureServer (t: Test) {
@@ -27,7 +27,7 @@ async function captureServer (t: Test) {
     request_context: { destination_duration: 12 }
   }
   app.post('/v1/forwarding/requests', async (request) => {
-    captured.push({ path: request.url, headers: request.headers, params: [...new URLSearchParams(request.body as string)] })
+    captured.push({ path: request.url, headers: request.headers, params: [...new URLSearchParams(request.body as string)], raw: request.body as string })
     return forwardingRequest
   })
   app.get('/v1/forwarding/requests', async (request) => {
@@ -78,6 +78,19 @@ t.test('our adapter sends the parameters the official stripe SDK sends for forwa
     card: { number: '', exp_month: '', exp_year: '', name: '', cvc: '' },
     billing_address: { line1: '1 Main St', line2: '', city: 'Austin', state: 'TX', postal_code: '78701', country: 'US' }
   }, 'card fields empty, billing from the vault record')
+})
+
+t.test("the form is written byte for byte as URLSearchParams writes it, whatever the vault's values hold", async t => {
+  const capture = await captureServer(t)
+  const adapter = stripe({ apiKey: 'sk_test_encoding', baseUrl: capture.url })
+  t.teardown(() => adapter.close?.())
+  const dest = destination()
+  adapter.prepareDestination?.(dest)
+  const line1 = "O'Neil (rear) ~ 5! *x* & a=b + 100% \"q\" é \u2028 😀"
+  await adapter.forward({ correlationId: CORRELATION_ID, record: { ...record, billingAddress: { ...record.billingAddress, line1 } }, destination: dest, idempotencyKey: 'idem-enc' })
+  const { raw, params } = capture.captured[0]
+  t.equal(raw, new URLSearchParams(params).toString(), 'the same bytes URLSearchParams gives for the decoded fields')
+  t.equal(JSON.parse(Object.fromEntries(params)['request[body]']).billing_address.line1, line1, 'and the value arrives exact')
 })
 
 t.test('replacements follow the template: only the card tokens it uses', async t => {

@@ -47,7 +47,7 @@ async function partnerStore (t: Test) {
 t.test('a partner store is called with the owner tokens of its own claims', async t => {
   const { h, calls } = await partnerStore(t)
   t.equal((await h.post(validBody, withKey('one'))).statusCode, 200)
-  t.same(calls, ['begin key:', 'begin ref:', 'complete key: 22', 'release ref: 22'])
+  t.same(calls, ['begin key:', 'begin ref:', 'complete key: 36', 'release ref: 36'])
   calls.length = 0
   const replay = await h.post(validBody, withKey('one'))
   t.equal(replay.headers['idempotent-replayed'], 'true')
@@ -74,7 +74,7 @@ t.test('a store that fails before the forward: 503 with Retry-After, nothing for
   state.failing = 'begin-ref'
   calls.length = 0
   t.equal((await h.post(validBody, withKey('k-ref'))).statusCode, 503)
-  t.same(calls, ['begin key:', 'begin ref:', 'release key: 22'], 'the key claimed before the lock failed is released')
+  t.same(calls, ['begin key:', 'begin ref:', 'release key: 36'], 'the key claimed before the lock failed is released')
   state.failing = null
   t.equal((await h.post(validBody, withKey('k-ref'))).statusCode, 200, 'and the same key works once the store is back')
   t.equal(h.simulator.calls, 1)
