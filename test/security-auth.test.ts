@@ -319,3 +319,14 @@ t.test('each key type pins its own algorithms (RFC 8725 §3.1)', async t => {
   await t.rejects(harness(t, { algorithms: ['ES256'], publicKey: kinds[0][1].publicKey }), /^auth.algorithms: must be a non-empty subset of ES384 for this key/)
   await t.rejects(harness(t, { publicKey: generateKeyPairSync('rsa-pss', { modulusLength: 2048, ...PEM }).publicKey }), /^auth.publicKey: unsupported key type rsa-pss/, 'fast-jwt cannot use RSA-PSS keys: refused at registration')
 })
+
+t.test('a refused token costs no stack trace, and the process keeps its own stack trace limit', async t => {
+  const h = await buildHarness(t)
+  const before = Error.stackTraceLimit
+  const forged = token({ privateKey: generateTestKeys('RS256', 'rokt-rsa-1').privateKey })
+  t.equal((await h.post(validBody, { token: forged })).statusCode, 401)
+  t.match(h.audits.at(-1), { event: 'auth_failed', reason: 'signature_invalid' })
+  t.equal(Error.stackTraceLimit, before, 'restored after the refusal')
+  t.equal((await h.post(validBody)).statusCode, 200)
+  t.equal(Error.stackTraceLimit, before, 'and after an accepted token')
+})
