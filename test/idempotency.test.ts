@@ -198,3 +198,20 @@ t.test('a token naming no client (allowed when requiredClaims is emptied): keys 
   t.equal(again.headers['idempotent-replayed'], 'true')
   t.equal(forwards(h)[0].headers['idempotency-key'], pspIdempotencyKey('', KEY, validBody))
 })
+
+t.test("the 200 and its replay are the same JSON text, with the same type, whatever the host's serialisation hooks do", async t => {
+  const h = await buildHarness(t, {
+    before: async app => {
+      app.addHook('preSerialization', async (_request, _reply, payload) => ({ ...(payload as object), hostAdded: true }))
+    }
+  })
+  const first = await h.post(validBody, withKey('serialised-once'))
+  const replay = await h.post(validBody, withKey('serialised-once'))
+  t.equal(first.statusCode, 200)
+  t.equal(replay.headers['idempotent-replayed'], 'true')
+  t.same(replay.json, first.json, 'the replay is the first answer')
+  t.equal(first.json.hostAdded, undefined, "the host's hook does not change the route's answer")
+  t.equal(first.headers['content-type'], 'application/json; charset=utf-8')
+  t.equal(replay.headers['content-type'], first.headers['content-type'])
+  t.same(Object.keys(first.json), ['status', 'headers', 'body', 'request-time'])
+})

@@ -1,8 +1,34 @@
 import type { BodyTemplate, CanonicalToken, TemplateSlot } from '../../types/index.ts'
 import { compileTemplate, type TemplateRenderer } from '../template.ts'
 
-/** A PSP placeholder, written into the body text as it is (`{{number}}`, `{{card_number}}`). */
-export interface Placeholder { readonly placeholder: string }
+/**
+ * A PSP placeholder, written into the body text as it is (`{{number}}`, `{{card_number}}`). Only an
+ * adapter makes one (`pspPlaceholder`): a value from the vault record, whatever its shape, is never
+ * taken for one.
+ */
+export class Placeholder {
+  readonly placeholder: string
+  // A private field: the type is nominal (a plain { placeholder } object does not type-check as
+  // one) and `is` tells a real one from any look-alike.
+  readonly #madeByAnAdapter = true
+  constructor (placeholder: string) {
+    this.placeholder = placeholder
+    Object.freeze(this)
+  }
+
+  static is (value: unknown): value is Placeholder {
+    return value !== null && typeof value === 'object' && #madeByAnAdapter in value
+  }
+}
+
+export function pspPlaceholder (placeholder: string): Placeholder {
+  return new Placeholder(placeholder)
+}
+
+/** A vault value as body text: a string, number or boolean as its string, anything else (a record of the wrong shape) empty. */
+function vaultText (value: unknown): string {
+  return typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : ''
+}
 
 /** Each destination's template compiled once, keyed by its slots array (made with the destination, it lives as long). */
 const compiled = new WeakMap<readonly TemplateSlot[], TemplateRenderer>()
@@ -16,12 +42,13 @@ const compiled = new WeakMap<readonly TemplateSlot[], TemplateRenderer>()
  * no braces (parseTemplate refuses them).
  */
 export function renderWithPlaceholders (
-  template: BodyTemplate, slots: readonly TemplateSlot[], fill: (token: CanonicalToken) => Placeholder | string
+  template: BodyTemplate, slots: readonly TemplateSlot[], fill: (token: CanonicalToken) => unknown
 ): string {
   let render = compiled.get(slots)
   if (render === undefined) compiled.set(slots, render = compileTemplate(template, slots))
   return render(token => {
     const value = fill(token)
-    return typeof value === 'string' ? JSON.stringify(value).replaceAll('{', '\\u007b').replaceAll('}', '\\u007d') : JSON.stringify(value.placeholder)
+    if (Placeholder.is(value)) return JSON.stringify(value.placeholder)
+    return JSON.stringify(vaultText(value)).replaceAll('{', '\\u007b').replaceAll('}', '\\u007d')
   })
 }

@@ -23,6 +23,8 @@ export interface ForwardParts {
 
 type Request = FastifyRequest<{ Body: PaymentSharingRequest }>
 
+const JSON_TYPE = 'application/json; charset=utf-8'
+
 /**
  * The route's handler: destination, idempotency, vault lookup, PSP call, relay. Each step throws
  * its failure; the error handler audits it with the request's facts.
@@ -46,7 +48,9 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
     if (entry.replay !== undefined) {
       audit(request, 'duplicate_replayed', { ...facts, statusCode: entry.replay.statusCode })
       reply.header('idempotent-replayed', 'true')
-      return reply.code(entry.replay.statusCode).send(entry.replay.body)
+      // As JSON text, like the first answer: a host's serialisation hooks touch neither.
+      reply.code(entry.replay.statusCode).header('content-type', JSON_TYPE)
+      return JSON.stringify(entry.replay.body)
     }
     const deadline = startDeadline(forwardTimeoutMs)
     try {
@@ -65,7 +69,7 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
         .catch(err => request.log.error({ error: errorForLog(err) }, 'card-forwarding: could not store the idempotent response'))
       if (kept === false) request.log.warn('card-forwarding: the idempotency store no longer held this claim (or would not keep the answer): a retry will not be replayed')
       // Serialised once, by relayedAnswer, into the response schema's shape.
-      reply.header('content-type', 'application/json; charset=utf-8')
+      reply.header('content-type', JSON_TYPE)
       return json
     } finally {
       deadline.clear()

@@ -3,8 +3,18 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import { ShuttingDownError, tagFailure, type Failure, type PspOutcome } from '../errors.ts'
 import type { Deadline } from './deadline.ts'
 
-/** The reason shutdown aborts a forward with: how `track` tells its own abort from the deadline's. */
-const CLOSING = new DOMException('The app is closing', 'AbortError')
+/**
+ * The reasons shutdown aborted forwards with: how `track` tells its own abort from the deadline's.
+ * One new reason per forward, since undici rejects with the reason itself and an adapter may tag
+ * what it catches: nothing one forward's failure carries can reach another's.
+ */
+const closingReasons = new WeakSet<object>()
+
+function closingReason (): DOMException {
+  const reason = new DOMException('The app is closing', 'AbortError')
+  closingReasons.add(reason)
+  return reason
+}
 
 function shuttingDown (outcome: PspOutcome, cause?: unknown): Failure {
   return tagFailure(new ShuttingDownError({ cause }), { reason: 'shutdown', outcome, retryAfter: 1 })
@@ -26,7 +36,7 @@ export function registerShutdown (fastify: FastifyInstance, graceMs: number) {
     const grace = new AbortController()
     await Promise.race([settled, sleep(graceMs, undefined, { signal: grace.signal }).catch(() => {})])
     grace.abort()
-    for (const deadline of inFlight.keys()) deadline.abort(CLOSING)
+    for (const deadline of inFlight.keys()) deadline.abort(closingReason())
     await settled
   })
 
@@ -48,7 +58,7 @@ export function registerShutdown (fastify: FastifyInstance, graceMs: number) {
     try {
       return await done.finally(() => inFlight.delete(deadline))
     } catch (err) {
-      if (deadline.signal.reason !== CLOSING) throw err
+      if (!closingReasons.has(deadline.signal.reason)) throw err
       throw shuttingDown((err as Failure).outcome === 'not_sent' ? 'not_sent' : 'unknown', err)
     }
   }

@@ -3,7 +3,7 @@ import type {
 } from '../../../types/index.ts'
 import { PspError } from '../../errors.ts'
 import { createPspClient, transport } from '../client.ts'
-import { renderWithPlaceholders, type Placeholder } from '../placeholders.ts'
+import { pspPlaceholder, renderWithPlaceholders, type Placeholder } from '../placeholders.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, isCardToken } from '../../template.ts'
 
@@ -17,10 +17,10 @@ const FORWARD_PATH = '/v71/forward'
  * Adyen has no transformation functions to enforce it.
  */
 const PLACEHOLDER: Partial<Record<CanonicalToken, Placeholder>> = {
-  'card.number': { placeholder: '{{number}}' },
-  'card.expMonth': { placeholder: '{{expiryMonth}}' },
-  'card.expYear': { placeholder: '{{expiryYear}}' },
-  'card.holderName': { placeholder: '{{holderName}}' }
+  'card.number': pspPlaceholder('{{number}}'),
+  'card.expMonth': pspPlaceholder('{{expiryMonth}}'),
+  'card.expYear': pspPlaceholder('{{expiryYear}}'),
+  'card.holderName': pspPlaceholder('{{holderName}}')
 }
 const STORED_PAYMENT_METHOD_ID = /^[A-Za-z0-9]{1,64}$/
 /** Adyen: at least three characters; here also printable ASCII and bounded. */
@@ -49,7 +49,7 @@ type AdyenRecord = AdyenVaultRecord & VaultedPaymentMethodBase
  * `{{card.cvc}}` goes out empty.
  */
 function fillFor (record: AdyenRecord | undefined) {
-  return (token: CanonicalToken): Placeholder | string => {
+  return (token: CanonicalToken): unknown => {
     if (token === 'card.holderName' && record?.cardholderName !== undefined) return record.cardholderName
     if (isCardToken(token)) return PLACEHOLDER[token] ?? ''
     return billingValue(token, record?.billingAddress)

@@ -4,7 +4,7 @@ import type {
 } from '../../../types/index.ts'
 import { PspError, tagFailure } from '../../errors.ts'
 import { createPspClient, transport } from '../client.ts'
-import { renderWithPlaceholders, type Placeholder } from '../placeholders.ts'
+import { pspPlaceholder, renderWithPlaceholders, type Placeholder } from '../placeholders.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, isCardToken } from '../../template.ts'
 import { errorCode, FORWARD_ID, reconcileCheckoutCom } from './checkout-com-reconcile.ts'
@@ -26,16 +26,16 @@ const NAME = 'checkout.com'
  * four-digit years whatever the instrument holds, as the default template promises.
  */
 const PLACEHOLDER: Record<Exclude<CanonicalToken, 'card.cvc'>, Placeholder> = {
-  'card.number': { placeholder: '{{card_number}}' },
-  'card.expMonth': { placeholder: '{{card_expiry_month_mm}}' },
-  'card.expYear': { placeholder: '{{card_expiry_year_yyyy}}' },
-  'card.holderName': { placeholder: '{{cardholder_name}}' },
-  'billing.line1': { placeholder: '{{billing_address_line1}}' },
-  'billing.line2': { placeholder: '{{billing_address_line2}}' },
-  'billing.city': { placeholder: '{{billing_address_city}}' },
-  'billing.state': { placeholder: '{{billing_address_state}}' },
-  'billing.postalCode': { placeholder: '{{billing_address_zip}}' },
-  'billing.country': { placeholder: '{{billing_address_country}}' }
+  'card.number': pspPlaceholder('{{card_number}}'),
+  'card.expMonth': pspPlaceholder('{{card_expiry_month_mm}}'),
+  'card.expYear': pspPlaceholder('{{card_expiry_year_yyyy}}'),
+  'card.holderName': pspPlaceholder('{{cardholder_name}}'),
+  'billing.line1': pspPlaceholder('{{billing_address_line1}}'),
+  'billing.line2': pspPlaceholder('{{billing_address_line2}}'),
+  'billing.city': pspPlaceholder('{{billing_address_city}}'),
+  'billing.state': pspPlaceholder('{{billing_address_state}}'),
+  'billing.postalCode': pspPlaceholder('{{billing_address_zip}}'),
+  'billing.country': pspPlaceholder('{{billing_address_country}}')
 }
 
 // Key shapes as checkout-sdk-node (src/config.js) tells them apart.
@@ -65,7 +65,7 @@ export function checkoutComAuthorization (secretKey: string): string {
  * request, so `{{card.cvc}}` goes out empty.
  */
 function fillFor (record: CheckoutComRecord | undefined) {
-  return (token: CanonicalToken): Placeholder | string => {
+  return (token: CanonicalToken): unknown => {
     if (token === 'card.cvc') return ''
     if (token === 'card.holderName' && record?.cardholderName !== undefined) return record.cardholderName
     if (!isCardToken(token) && record?.billingAddress !== undefined) return billingValue(token, record.billingAddress)
