@@ -35,9 +35,9 @@ t.test('compileTemplate renders the same JSON text as renderTemplate, filling on
     const render = compileTemplate(template as any, slots)
     for (const value of values) {
       const fill = (token: string) => `${token}:${value}`
-      t.equal(render(token => JSON.stringify(fill(token))), JSON.stringify(renderTemplate(template as any, slots, fill)), value)
+      t.equal(render(token => JSON.stringify(fill(token))), JSON.stringify(renderTemplate(template as any, slots, fill)), JSON.stringify(value))
       const encoded = compileTemplate(template as any, slots, encodeURIComponent)
-      t.equal(encoded(token => encodeURIComponent(JSON.stringify(fill(token)))), encodeURIComponent(JSON.stringify(renderTemplate(template as any, slots, fill))), `${value}, encoded`)
+      t.equal(encoded(token => encodeURIComponent(JSON.stringify(fill(token)))), encodeURIComponent(JSON.stringify(renderTemplate(template as any, slots, fill))), `${JSON.stringify(value)}, encoded`)
     }
   }
 })
