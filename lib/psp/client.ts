@@ -137,8 +137,9 @@ export function createPspClient (options: PspClientOptions): PspClient {
     const declared = Number(res.headers['content-length'])
     if (declared > maxBytes) throw tooLarge()
     try {
-      // A declared length bounds the body (undici reads no byte past it): read it in one go.
-      if (declared >= 0) return await res.body.text()
+      // Through our own Agent (HTTP/1.1, llhttp) a declared length bounds the body: undici reads no
+      // byte past it, so read it in one go. A partner's dispatcher (HTTP/2, interceptors) is read under the cap.
+      if (owned && declared >= 0) return await res.body.text()
     } catch (err) {
       throw transportError(err, signal)
     }
