@@ -99,3 +99,10 @@ t.test('memory store: bounded in bytes; large answers make the oldest completed 
     t.throws(() => memoryIdempotencyStore({ maxBytes: bad }), /maxBytes must be an integer of at least 1048576/, String(bad))
   }
 })
+
+t.test('memory store: its methods cannot be swapped (the route trusts this object to settle at once)', async t => {
+  const store = memoryIdempotencyStore()
+  t.throws(() => { (store as any).begin = async () => await new Promise(() => {}) }, TypeError)
+  t.ok(Object.isFrozen(store))
+  t.match(await store.begin('k', 'f', 1000), { state: 'claimed' }, 'its own begin still answers')
+})

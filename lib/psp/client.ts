@@ -136,16 +136,12 @@ export function createPspClient (options: PspClientOptions): PspClient {
     }
     const declared = Number(res.headers['content-length'])
     if (declared > maxBytes) throw tooLarge()
+    const chunks: Buffer[] = []
+    let size = 0
     try {
       // Through our own Agent (HTTP/1.1, llhttp) a declared length bounds the body: undici reads no
       // byte past it, so read it in one go. A partner's dispatcher (HTTP/2, interceptors) is read under the cap.
       if (owned && declared >= 0) return await res.body.text()
-    } catch (err) {
-      throw transportError(err, signal)
-    }
-    const chunks: Buffer[] = []
-    let size = 0
-    try {
       for await (const chunk of res.body) {
         size += chunk.length
         if (size > maxBytes) throw tooLarge()

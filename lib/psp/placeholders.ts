@@ -3,8 +3,8 @@ import { compileTemplate, type TemplateRenderer } from '../template.ts'
 
 /**
  * A PSP placeholder, written into the body text as it is (`{{number}}`, `{{card_number}}`). Only an
- * adapter makes one (`pspPlaceholder`): a value from the vault record, whatever its shape, is never
- * taken for one.
+ * adapter makes one (`new Placeholder(…)`): a value from the vault record, whatever its shape, is
+ * never taken for one.
  */
 export class Placeholder {
   readonly placeholder: string
@@ -19,10 +19,6 @@ export class Placeholder {
   static is (value: unknown): value is Placeholder {
     return value !== null && typeof value === 'object' && #madeByAnAdapter in value
   }
-}
-
-export function pspPlaceholder (placeholder: string): Placeholder {
-  return new Placeholder(placeholder)
 }
 
 /** A vault value as body text: a string, number or boolean as its string, anything else (a record of the wrong shape) empty. */

@@ -99,6 +99,8 @@ export function memoryIdempotencyStore (options: MemoryIdempotencyStoreOptions =
       return true
     }
   }
+  // Frozen: the route skips its time limit for this object, so its methods cannot be swapped for others.
+  Object.freeze(store)
   inProcessStores.add(store)
   return store
 }

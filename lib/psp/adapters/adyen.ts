@@ -3,7 +3,7 @@ import type {
 } from '../../../types/index.ts'
 import { PspError } from '../../errors.ts'
 import { createPspClient, transport } from '../client.ts'
-import { pspPlaceholder, renderWithPlaceholders, type Placeholder } from '../placeholders.ts'
+import { Placeholder, renderWithPlaceholders } from '../placeholders.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, isCardToken } from '../../template.ts'
 
@@ -17,10 +17,10 @@ const FORWARD_PATH = '/v71/forward'
  * Adyen has no transformation functions to enforce it.
  */
 const PLACEHOLDER: Partial<Record<CanonicalToken, Placeholder>> = {
-  'card.number': pspPlaceholder('{{number}}'),
-  'card.expMonth': pspPlaceholder('{{expiryMonth}}'),
-  'card.expYear': pspPlaceholder('{{expiryYear}}'),
-  'card.holderName': pspPlaceholder('{{holderName}}')
+  'card.number': new Placeholder('{{number}}'),
+  'card.expMonth': new Placeholder('{{expiryMonth}}'),
+  'card.expYear': new Placeholder('{{expiryYear}}'),
+  'card.holderName': new Placeholder('{{holderName}}')
 }
 const STORED_PAYMENT_METHOD_ID = /^[A-Za-z0-9]{1,64}$/
 /** Adyen: at least three characters; here also printable ASCII and bounded. */

@@ -4,7 +4,7 @@ import type {
 } from '../../../types/index.ts'
 import { PspError, tagFailure } from '../../errors.ts'
 import { createPspClient, transport } from '../client.ts'
-import { pspPlaceholder, renderWithPlaceholders, type Placeholder } from '../placeholders.ts'
+import { Placeholder, renderWithPlaceholders } from '../placeholders.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, isCardToken } from '../../template.ts'
 import { errorCode, FORWARD_ID, reconcileCheckoutCom } from './checkout-com-reconcile.ts'
@@ -26,16 +26,16 @@ const NAME = 'checkout.com'
  * four-digit years whatever the instrument holds, as the default template promises.
  */
 const PLACEHOLDER: Record<Exclude<CanonicalToken, 'card.cvc'>, Placeholder> = {
-  'card.number': pspPlaceholder('{{card_number}}'),
-  'card.expMonth': pspPlaceholder('{{card_expiry_month_mm}}'),
-  'card.expYear': pspPlaceholder('{{card_expiry_year_yyyy}}'),
-  'card.holderName': pspPlaceholder('{{cardholder_name}}'),
-  'billing.line1': pspPlaceholder('{{billing_address_line1}}'),
-  'billing.line2': pspPlaceholder('{{billing_address_line2}}'),
-  'billing.city': pspPlaceholder('{{billing_address_city}}'),
-  'billing.state': pspPlaceholder('{{billing_address_state}}'),
-  'billing.postalCode': pspPlaceholder('{{billing_address_zip}}'),
-  'billing.country': pspPlaceholder('{{billing_address_country}}')
+  'card.number': new Placeholder('{{card_number}}'),
+  'card.expMonth': new Placeholder('{{card_expiry_month_mm}}'),
+  'card.expYear': new Placeholder('{{card_expiry_year_yyyy}}'),
+  'card.holderName': new Placeholder('{{cardholder_name}}'),
+  'billing.line1': new Placeholder('{{billing_address_line1}}'),
+  'billing.line2': new Placeholder('{{billing_address_line2}}'),
+  'billing.city': new Placeholder('{{billing_address_city}}'),
+  'billing.state': new Placeholder('{{billing_address_state}}'),
+  'billing.postalCode': new Placeholder('{{billing_address_zip}}'),
+  'billing.country': new Placeholder('{{billing_address_country}}')
 }
 
 // Key shapes as checkout-sdk-node (src/config.js) tells them apart.
