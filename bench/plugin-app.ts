@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { AuthOptions } from '../index.ts'
-import { AUDIENCE, DESTINATION, hostLogger, ISSUER, ROKT_API_KEY, SCOPE, VAULT } from './shared.ts'
+import { AUDIENCE, DESTINATION, hostLogger, ISSUER, PACKAGE_ENV, ROKT_API_KEY, SCOPE, VAULT } from './shared.ts'
 
 export interface PluginAppOptions {
   simUrl: string
@@ -16,8 +16,9 @@ export interface PluginAppOptions {
 /**
  * The package as partners run it: the build (`npm run bench` builds first), not the TypeScript
  * sources through tsx, whose output wraps every closure a request creates in a naming call.
+ * `--reference` points one server at another commit's build.
  */
-const PACKAGE = new URL('../dist/esm/index.js', import.meta.url).href
+const PACKAGE = process.env[PACKAGE_ENV] ?? new URL('../dist/esm/index.js', import.meta.url).href
 const { default: cardForwarding, stripe } = await import(PACKAGE) as typeof import('../index.ts')
 
 /** A partner's host app: Fastify with the plugin registered as the README shows, nothing else. */

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createSigner } from 'fast-jwt'
 import { generateTestKeys, type TestKeyPair } from '../lib/sandbox/tokens.ts'
 import { runLoad, summariseLatencies, type LoadOptions, type LoadRun } from './load.ts'
 import { startChild, type BenchChild } from './processes.ts'
 import { summariseProfile, type ClockWindow, type ProfileSummary } from './profile.ts'
-import { AUDIENCE, CONFIG_ENV, ISSUER, REQUEST_BODIES, ROUTE, SCOPE, type ServerConfig } from './shared.ts'
+import { AUDIENCE, CONFIG_ENV, ISSUER, PACKAGE_ENV, REQUEST_BODIES, ROUTE, SCOPE, type ServerConfig } from './shared.ts'
 
 /**
  * `npm run bench`. This process generates the load (autocannon); each workload's server under
@@ -19,7 +19,7 @@ import { AUDIENCE, CONFIG_ENV, ISSUER, REQUEST_BODIES, ROUTE, SCOPE, type Server
  * by side.
  */
 
-const USAGE = `npm run bench -- [--duration s] [--rounds n] [--warmup s] [--connections n] [--only name,...] [--long] [--long-duration s] [--profile]
+const USAGE = `npm run bench -- [--duration s] [--rounds n] [--warmup s] [--connections n] [--only name,...] [--long] [--long-duration s] [--profile] [--reference dir]
   --duration    measured seconds per workload, split into --rounds interleaved slices (default 10, 5)
   --warmup      seconds of load per server before measuring (default 3)
   --connections concurrent keep-alive connections of the load generator (default 32)
@@ -27,7 +27,9 @@ const USAGE = `npm run bench -- [--duration s] [--rounds n] [--warmup s] [--conn
                 baseline-logged, express, reject-token, reject-ip (none: only the --long run)
   --long        also load one plugin server for --long-duration seconds (more than 10; default 60) and compare its memory at 10 s and at the end
   --profile     run the servers under node --cpu-prof and summarise the measured slices (figures inflated; written to bench/profiles/)
-  env: BENCH_DURATION, BENCH_ROUNDS, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_ONLY, BENCH_LONG=1, BENCH_LONG_DURATION, BENCH_PROFILE=1`
+  --reference   a checkout of another commit, built (npm run build): adds full-rs256-ref, the full-rs256 workload on that
+                build's dist/esm, interleaved with the rest, so two versions of the code are compared in one run
+  env: BENCH_DURATION, BENCH_ROUNDS, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_ONLY, BENCH_LONG=1, BENCH_LONG_DURATION, BENCH_PROFILE=1, BENCH_REFERENCE`
 
 const { values } = parseArgs({
   options: {
@@ -39,6 +41,7 @@ const { values } = parseArgs({
     long: { type: 'boolean' },
     'long-duration': { type: 'string' },
     profile: { type: 'boolean' },
+    reference: { type: 'string' },
     help: { type: 'boolean', short: 'h' }
   }
 })
@@ -54,7 +57,8 @@ const settings = {
   connections: Math.round(positive('connections', values.connections ?? env.BENCH_CONNECTIONS, 32)),
   long: values.long === true || env.BENCH_LONG === '1',
   longDurationSeconds: positive('long-duration', values['long-duration'] ?? env.BENCH_LONG_DURATION, 60),
-  profile: values.profile === true || env.BENCH_PROFILE === '1'
+  profile: values.profile === true || env.BENCH_PROFILE === '1',
+  reference: values.reference ?? env.BENCH_REFERENCE
 }
 const only = (values.only ?? env.BENCH_ONLY)?.split(',').map(s => s.trim())
 
@@ -81,6 +85,8 @@ interface Workload {
   allowedIps?: string[]
   /** The host's logger on at info, writing to a file (see hostLogger). */
   logged?: boolean
+  /** The plugin server loads this build (--reference) instead of the checkout's own. */
+  packageUrl?: string
   expect: number
 }
 
@@ -96,6 +102,7 @@ const WORKLOADS: Workload[] = [
   { name: 'reject-ip', label: 'plugin, client IP not allowed -> 403', server: 'plugin', alg: 'RS256', allowedIps: ['203.0.113.0/24'], expect: 403 }
 ]
 const LONG: Workload = { ...WORKLOADS[0], name: 'full-rs256-long' }
+const REFERENCE: Workload | null = settings.reference === undefined ? null : referenceWorkload(settings.reference)
 const unknown = only?.filter(name => name !== 'none' && !WORKLOADS.some(w => w.name === name)) ?? []
 if (unknown.length > 0) throw new Error(`--only: no workload ${unknown.join(', ')}\n${USAGE}`)
 if (settings.longDurationSeconds <= 10) throw new Error(`--long-duration must be more than 10 (s)\n${USAGE}`)
@@ -154,6 +161,13 @@ interface LongRun {
   backendRssMB: [number, number]
 }
 
+/** full-rs256 on another build: `dir` is a checkout with dist/esm/index.js (and node_modules, or a link to ours). */
+function referenceWorkload (dir: string): Workload {
+  const entry = resolve(dir, 'dist/esm/index.js')
+  if (!existsSync(entry)) throw new Error(`--reference: no ${entry}: run npm run build in that checkout first\n${USAGE}`)
+  return { ...WORKLOADS[0], name: 'full-rs256-ref', label: `plugin full route, one RS256 token reused, the build in ${dir}`, packageUrl: pathToFileURL(entry).href }
+}
+
 /** Access tokens as Rokt's IdP would mint them, each with its own jti. */
 function tokens (w: Workload, count: number): string[] {
   const key = keys[w.alg]
@@ -176,7 +190,7 @@ async function start (w: Workload, backend: BenchChild): Promise<Subject> {
   // One directory per workload: tsx's loader thread writes a profile of its own beside the main thread's.
   if (settings.profile) rmSync(profileDir(w), { recursive: true, force: true })
   const profiling = settings.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir(w)}`] : []
-  const server = await startChild(`servers/${w.server}.ts`, { [CONFIG_ENV]: JSON.stringify(config) }, ['--expose-gc', ...profiling])
+  const server = await startChild(`servers/${w.server}.ts`, { [CONFIG_ENV]: JSON.stringify(config), ...(w.packageUrl === undefined ? {} : { [PACKAGE_ENV]: w.packageUrl }) }, ['--expose-gc', ...profiling])
   const authorizations = tokens(w, w.distinct === true ? DISTINCT_TOKENS : 1)
   const base = { url: server.info.url + ROUTE, headers: { 'content-type': 'application/json', authorization: authorizations[0] }, body: REQUEST_BODIES[0], bodies: REQUEST_BODIES, connections: settings.connections }
   const load = w.distinct === true ? { ...base, authorizations } : base
@@ -424,6 +438,7 @@ function mb (bytes: number): number {
 // ---------------------------------------------------------------------------------------------
 
 const selected = WORKLOADS.filter(w => only === undefined || only.includes(w.name))
+if (REFERENCE !== null) selected.splice(Math.min(1, selected.length), 0, REFERENCE)
 if (settings.profile) mkdirSync(PROFILE_DIR, { recursive: true })
 const machine = { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memoryGB: round(totalmem() / 1024 ** 3, 1), atStart: contention() }
 console.log(`${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, Node ${process.version}, load average ${machine.atStart.loadAverage1m}`)
@@ -436,7 +451,7 @@ try {
   results = selected.length > 0 ? await measureAll(selected) : []
   long = settings.long ? await measureLong(LONG) : null
   for (const r of results) {
-    const w = WORKLOADS.find(w => w.name === r.name) as Workload
+    const w = selected.find(w => w.name === r.name) as Workload
     if (w.logged === true) r.logBytesPerRequest = round(statSync(join(LOG_DIR, `${w.name}.log`)).size / Math.max(r.simRequests, 1), 0)
   }
 } finally {
@@ -451,6 +466,11 @@ console.log('\n' + table(
     r.backendCpuMicrosPerRequest, r.loadCpuMicrosPerRequest, r.rssMB, r.simConnections, r.connectionsPer10k, r.unexpected])
 ))
 for (const r of results) if (r.logBytesPerRequest !== undefined) console.log(`${r.name}: ${r.logBytesPerRequest} bytes of log per request`)
+const ref = results.find(r => r.name === 'full-rs256-ref')
+const current = results.find(r => r.name === 'full-rs256')
+if (ref !== undefined && current !== undefined) {
+  console.log(`full-rs256 against the reference build: ${current.cpuMicrosPerRequest - ref.cpuMicrosPerRequest} µs/req of CPU, ${round(100 * current.rps / ref.rps, 1)} % of its throughput`)
+}
 if (long !== null) {
   console.log('\n' + table(['long run: after', 'RSS MB', 'heap used MB', 'req/s', 'p99 ms'], long.at.map(s => [`${s.seconds} s`, s.rssMB, s.heapUsedMB, s.rps, s.p99])))
 }

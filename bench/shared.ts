@@ -32,6 +32,8 @@ export const VAULT = new Map(REFERENCES.map(reference => [reference, VAULT_RECOR
 
 /** Environment variable carrying a server's JSON configuration. */
 export const CONFIG_ENV = 'BENCH_SERVER_CONFIG'
+/** A plugin server loads the package from this file URL when set (--reference), else the checkout's build. */
+export const PACKAGE_ENV = 'BENCH_PACKAGE_URL'
 
 /** What the orchestrator gives a server under test. */
 export interface ServerConfig {

@@ -36,8 +36,13 @@ export interface AuthSettings {
   allowedClients: ReadonlySet<string> | null
 }
 
-/** Verifies a request's bearer token: resolves to its claims and calling client, or throws a tagged 401/403/503. */
-export type Authenticate = (request: FastifyRequest, reply: FastifyReply) => Promise<{ claims: TokenClaims, client: string | undefined }>
+export interface Verified { claims: TokenClaims, client: string | undefined }
+
+/**
+ * Verifies a request's bearer token: its claims and calling client, or a tagged 401/403/503 thrown
+ * (or rejected). Synchronous for a static key, a promise when a JWKS or a key ring is looked up.
+ */
+export type Authenticate = (request: FastifyRequest, reply: FastifyReply) => Verified | Promise<Verified>
 
 /**
  * A refusal carrying why (and, once the token is verified, which client), for the audit log only:
@@ -114,8 +119,24 @@ export async function registerAuth (fastify: FastifyInstance, resolved: AuthSett
   const invalidToken = `${challenge}, error="invalid_token"`
   const insufficient = `${challenge}, error="insufficient_scope"${requiredScope === undefined ? '' : `, scope="${requiredScope}"`}`
 
-  /** Verifies the bearer token; resolves to the calling client (see clientIdClaim), if the token names one. */
-  async function authenticate (request: FastifyRequest, reply: FastifyReply): Promise<{ claims: TokenClaims, client: string | undefined }> {
+  /** Verifies the bearer token: at once with a static key, else once its key is found. */
+  function authenticate (request: FastifyRequest, reply: FastifyReply): Verified | Promise<Verified> {
+    const token = bearerToken(request, reply)
+    if (!staticKey) {
+      // The request-bound path decodes the token once more to find its key: needed only for a JWKS or a key ring.
+      return ((request as any)[VERIFY]() as Promise<TokenClaims>).then(claims => accepted(claims, reply), err => { throw refusal(err, token, reply) })
+    }
+    let claims: TokenClaims
+    try {
+      claims = verifyWithoutStack(jwt, token)
+    } catch (err) {
+      throw refusal(err, token, reply)
+    }
+    return accepted(claims, reply)
+  }
+
+  /** The header's token, once it has the shape of a JWT; else a 401 with RFC 6750's challenge. */
+  function bearerToken (request: FastifyRequest, reply: FastifyReply): string {
     const header = request.headers.authorization
     // RFC 6750 §3: a request without credentials we accept gets a challenge with no error code.
     // We only read the header: a token in the query string or the body is never used.
@@ -132,18 +153,21 @@ export async function registerAuth (fastify: FastifyInstance, resolved: AuthSett
     }
     reply.header('www-authenticate', invalidToken)
     if (!JWT_SHAPE.test(match[1])) throw refused(new UnauthorizedError(), 'not_a_jwt')
-    let claims: TokenClaims
-    try {
-      // The request-bound path decodes the token once more to find its key: needed only for a JWKS or a key ring.
-      claims = staticKey ? verifyWithoutStack(jwt, match[1]) : await (request as any)[VERIFY]() as TokenClaims
-    } catch (err) {
-      if (err instanceof AuthUnavailableError) {
-        reply.removeHeader('www-authenticate')
-        reply.header('retry-after', retryAfter)
-        throw refused(err, 'jwks_unavailable')
-      }
-      throw refused(new UnauthorizedError(), refusalReason(err, () => unverifiedPayload(match[1]), leewayMs))
+    return match[1]
+  }
+
+  /** Why verification refused the token (401), or the JWKS that could not be read (503). */
+  function refusal (err: unknown, token: string, reply: FastifyReply): Failure {
+    if (err instanceof AuthUnavailableError) {
+      reply.removeHeader('www-authenticate')
+      reply.header('retry-after', retryAfter)
+      return refused(err, 'jwks_unavailable')
     }
+    return refused(new UnauthorizedError(), refusalReason(err, () => unverifiedPayload(token), leewayMs))
+  }
+
+  /** The checks on a verified token's claims and client; its claims and client, or a 401/403 thrown. */
+  function accepted (claims: TokenClaims, reply: FastifyReply): Verified {
     const reason = claimsProblem(claims)
     if (reason !== null) throw refused(new UnauthorizedError(), reason)
     // The client claim, else sub: a present one that is not a non-empty string refuses the token (it
