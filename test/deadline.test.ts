@@ -121,6 +121,44 @@ t.test('an adapter that ignores its signal is still answered at the deadline', a
   t.match(h.audits.at(-1), { event: 'forward_unknown', reason: 'deadline' })
 })
 
+t.test('the signal is an AbortSignal made when first read: one read after the deadline is already aborted, with the deadline\'s reason', async t => {
+  let late: AbortSignal | undefined
+  let read!: () => void
+  const readLate = new Promise<void>(resolve => { read = resolve })
+  const h = await harness(t, {}, {
+    resolvePaymentMethod: async (_body, _request, context) => {
+      await sleep(DEADLINE + 50)
+      late = context.signal
+      read()
+      return null
+    }
+  })
+  const res = await h.post(validBody)
+  t.equal(res.json.code, 'CARD_FORWARDING_VAULT_TIMEOUT')
+  await readLate
+  t.ok(late instanceof AbortSignal, 'a real AbortSignal')
+  t.equal(late?.aborted, true, 'aborted when made')
+  t.match(late?.reason, { name: 'TimeoutError' })
+})
+
+t.test('a custom adapter that reads its signal gets an AbortSignal that the deadline aborts', async t => {
+  let seen: AbortSignal | undefined
+  const listening: PspAdapter = {
+    name: 'listening',
+    isRecord: (_r): _r is any => true,
+    forward: async ({ signal }) => await new Promise((_resolve, reject) => {
+      seen = signal
+      signal?.addEventListener('abort', () => { reject(signal.reason) })
+    })
+  }
+  const h = await harness(t, {}, { psps: { psp: listening } })
+  const res = await h.post(validBody)
+  t.same([res.statusCode, res.json.code], [504, 'CARD_FORWARDING_PSP_TIMEOUT'])
+  t.ok(seen instanceof AbortSignal)
+  t.match(seen?.reason, { name: 'TimeoutError' }, 'aborted with the deadline\'s reason')
+  t.match(h.audits.at(-1), { event: 'forward_unknown', reason: 'deadline' })
+})
+
 t.test('forwardTimeoutMs must leave the forward inside its 120 s lease', async t => {
   const register = async (forwardTimeoutMs: unknown) => {
     const app = Fastify()

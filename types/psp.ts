@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events'
 import type { Dispatcher } from 'undici'
 import type { VaultedPaymentMethodBase } from './vault.ts'
 
@@ -166,10 +167,17 @@ export interface PspClientOptions extends PspTransportOptions {
   connections?: number
 }
 
+/**
+ * What aborts a PSP call: an AbortSignal, or what undici takes in its place, an EventEmitter that
+ * emits `abort` and has `aborted` and `reason` (the route gives the built-in adapters one: it is
+ * cheaper to make than an AbortSignal).
+ */
+export type PspAbortSignal = AbortSignal | (EventEmitter & { readonly aborted: boolean, readonly reason: unknown })
+
 export interface PspRequest {
   headers: Record<string, string>
   body?: string
-  signal?: AbortSignal
+  signal?: PspAbortSignal
 }
 
 export interface PspResponse {

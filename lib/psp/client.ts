@@ -1,5 +1,5 @@
 import { Agent, request, type Dispatcher } from 'undici'
-import type { CircuitBreakerOptions, PspClient, PspClientOptions, PspRequest, PspResponse, PspTimeouts, PspTransportOptions } from '../../types/index.ts'
+import type { CircuitBreakerOptions, PspAbortSignal, PspClient, PspClientOptions, PspRequest, PspResponse, PspTimeouts, PspTransportOptions } from '../../types/index.ts'
 import { PspError, PspTimeoutError, PspUnavailableError, tagFailure, type Failure, type PspOutcome } from '../errors.ts'
 import { checkInteger, httpsUrl, isObject } from '../checks.ts'
 import { createCircuitBreaker, NO_CIRCUIT_BREAKER } from './circuit-breaker.ts'
@@ -129,7 +129,7 @@ export function createPspClient (options: PspClientOptions): PspClient {
     return { statusCode: res.statusCode, headers: res.headers, body, durationMs: Math.round(performance.now() - started) }
   }
 
-  async function readCapped (res: Dispatcher.ResponseData<unknown>, unreadable: PspOutcome | undefined, signal: AbortSignal | undefined): Promise<string> {
+  async function readCapped (res: Dispatcher.ResponseData<unknown>, unreadable: PspOutcome | undefined, signal: PspAbortSignal | undefined): Promise<string> {
     const tooLarge = () => {
       res.body.destroy()
       return tag(new PspError(options.psp, 'response_too_large'), 'response_too_large', unreadable)
@@ -154,7 +154,7 @@ export function createPspClient (options: PspClientOptions): PspClient {
     return Buffer.concat(chunks).toString('utf8')
   }
 
-  function transportError (err: unknown, signal: AbortSignal | undefined): Failure {
+  function transportError (err: unknown, signal: PspAbortSignal | undefined): Failure {
     // An abort surfaces as the signal's reason, whatever it is.
     const code = signal?.aborted === true ? 'UND_ERR_ABORTED' : String((err as { code?: unknown }).code)
     const [reason, outcome] = TRANSPORT[code] ?? (CERTIFICATE.test(code) ? ['tls_failed', 'not_sent'] : ['connection_failed', 'unknown'])

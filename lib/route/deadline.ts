@@ -1,4 +1,5 @@
 import { PspTimeoutError, tagFailure, VaultTimeoutError, type Failure } from '../errors.ts'
+import { AbortSource } from '../psp/abort-source.ts'
 
 /**
  * The overall deadline of one forward: the resolver and the PSP call (retries included) together,
@@ -6,8 +7,10 @@ import { PspTimeoutError, tagFailure, VaultTimeoutError, type Failure } from '..
  * request at the deadline; `run` answers at the deadline even when partner code ignores it.
  */
 export interface Deadline {
-  /** Aborted at the deadline, or by `abort` (shutdown) */
-  signal: AbortSignal
+  /** Aborted at the deadline, or by `abort` (shutdown): what the built-in adapters give undici. */
+  source: AbortSource
+  /** The same as an AbortSignal, made on first read (for a resolver or a custom adapter), aborted with the same reason. */
+  readonly signal: AbortSignal
   /** True once the deadline has passed (not when `abort` stopped the forward). */
   readonly expired: boolean
   /**
@@ -25,28 +28,39 @@ export interface Deadline {
 const SETTLE_MS = 100
 
 export function startDeadline (ms: number): Deadline {
-  // One controller per forward, which shutdown aborts too (no AbortSignal.any per request), and a
+  // One abort source per forward, which shutdown aborts too (no AbortSignal.any per request), and a
   // timer of our own rather than AbortSignal.timeout: it is cleared when the forward ends, so no
   // timer outlives its request by the whole deadline.
-  const controller = new AbortController()
-  const signal = controller.signal
+  const source = new AbortSource()
+  let controller: AbortController | undefined
   let expired = false
   /** The running stage's cut-off, started when the deadline passes. */
   let cut: (() => void) | null = null
+  const abort = (reason: unknown): void => {
+    source.abort(reason)
+    controller?.abort(source.reason)
+  }
   const timer = setTimeout(() => {
     expired = true
-    controller.abort(new DOMException('The forward deadline passed', 'TimeoutError'))
+    abort(new DOMException('The forward deadline passed', 'TimeoutError'))
     cut?.()
   }, ms)
   return {
-    signal,
+    source,
+    get signal () {
+      if (controller === undefined) {
+        controller = new AbortController()
+        if (source.aborted) controller.abort(source.reason)
+      }
+      return controller.signal
+    },
     get expired () { return expired },
-    abort: reason => controller.abort(reason),
+    abort,
     clear: () => clearTimeout(timer),
     async run (work, late) {
       // Never reached by the route (the deadline starts just before the resolver, and nothing is
       // awaited between it and the PSP call); it keeps a run that starts too late from hanging.
-      signal.throwIfAborted()
+      if (source.aborted) throw source.reason
       let settle: NodeJS.Timeout | undefined
       const cutOff = new Promise<never>((_resolve, reject) => {
         cut = () => { settle = setTimeout(() => reject(late()), SETTLE_MS) }

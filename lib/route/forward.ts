@@ -1,10 +1,11 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import type { ForwardMetric, ForwardResult, PaymentSharingRequest, PspAdapter, VaultedPaymentMethodBase } from '../../types/index.ts'
+import type { ForwardInput, ForwardMetric, ForwardResult, PaymentSharingRequest, PspAdapter, VaultedPaymentMethodBase } from '../../types/index.ts'
 import type { Audit } from '../audit.ts'
 import { InternalError, isForwardFailure, PaymentMethodNotFoundError, PspError, ShuttingDownError, tagFailure, UnknownDestinationError, type Failure } from '../errors.ts'
 import { errorForLog } from '../logging.ts'
 import type { ResolvedOptions } from '../options/index.ts'
 import { createDelivery, type Deliver } from '../partner-callback.ts'
+import { ABORT_SOURCE } from '../psp/abort-source.ts'
 import { retryBeforeSend } from '../psp/retry.ts'
 import { relayedAnswer, type SendableAnswer } from './answer.ts'
 import { correlationIdOf } from './correlation.ts'
@@ -60,10 +61,10 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
       if (auditing) audit(request, 'accepted', { ...facts, statusCode: 200 })
       // Without an Idempotency-Key a forward is never retried.
       const retries = entry.pspKey === undefined ? 0 : retry.retries
-      const signal = deadline.signal
+      // A retry's pause reads the AbortSignal (made then); see forwardInput for the adapter's.
       const { answer, json } = await callPsp(request, facts, adapter, deadline, () => retryBeforeSend(
-        () => adapter.forward({ record, destination, idempotencyKey: entry.pspKey, correlationId, signal }),
-        { retries, baseDelayMs: retry.baseDelayMs, signal }))
+        () => adapter.forward(forwardInput({ record, destination, idempotencyKey: entry.pspKey, correlationId }, deadline)),
+        { retries, baseDelayMs: retry.baseDelayMs, get signal () { return deadline.signal } }))
       if (auditing) audit(request, 'forward_ok', { ...facts, statusCode: 200 })
       const kept = await entry.succeed({ statusCode: 200, body: answer })
         .catch(err => request.log.error({ error: errorForLog(err) }, 'card-forwarding: could not store the idempotent response'))
@@ -84,10 +85,11 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
    * A resolver that fails because of the deadline, or answers after it, did not answer in time.
    */
   async function lookUp (request: Request, deadline: Deadline): Promise<{ adapter: PspAdapter<any>, record: VaultedPaymentMethodBase & Record<string, unknown> }> {
-    const signal = deadline.signal
+    // The resolver's signal is made only if it reads it.
+    const context = { get signal () { return deadline.signal } }
     let record: VaultedPaymentMethodBase | null | undefined
     try {
-      record = await deadline.run(async () => await resolvePaymentMethod(request.body, request, { signal }), vaultTimeout)
+      record = await deadline.run(async () => await resolvePaymentMethod(request.body, request, context), vaultTimeout)
     } catch (err) {
       throw deadline.expired ? vaultTimeout() : partnerFault('resolver_error', err)
     }
@@ -132,6 +134,11 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
     const { psp, destination, correlationId } = facts as Required<RequestFacts>
     ;(reportForward as Deliver<ForwardMetric>)({ psp, destination, correlationId, ...event }, request.log)
   }
+}
+
+/** An adapter's input: the AbortSignal made only if the adapter reads it; ours give undici the deadline's source. */
+function forwardInput (input: Omit<ForwardInput<any>, 'signal'>, deadline: Deadline): ForwardInput<any> {
+  return { ...input, get signal () { return deadline.signal }, [ABORT_SOURCE]: deadline.source } as ForwardInput<any>
 }
 
 function partnerFault (reason: string, cause: unknown): Failure {

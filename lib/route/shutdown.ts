@@ -58,7 +58,7 @@ export function registerShutdown (fastify: FastifyInstance, graceMs: number) {
     try {
       return await done.finally(() => inFlight.delete(deadline))
     } catch (err) {
-      if (!closingReasons.has(deadline.signal.reason)) throw err
+      if (!closingReasons.has(deadline.source.reason as object)) throw err
       throw shuttingDown((err as Failure).outcome === 'not_sent' ? 'not_sent' : 'unknown', err)
     }
   }

@@ -2,6 +2,7 @@ import type {
   AdyenOptions, AdyenVaultRecord, CanonicalToken, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, VaultedPaymentMethodBase
 } from '../../../types/index.ts'
 import { PspError } from '../../errors.ts'
+import { abortHandleOf } from '../abort-source.ts'
 import { createPspClient, transport } from '../client.ts'
 import { Placeholder, renderWithPlaceholders } from '../placeholders.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
@@ -117,7 +118,9 @@ export function adyen (options: AdyenOptions): PspAdapter<AdyenVaultRecord> {
     })
   }
 
-  async function forward ({ record, destination, idempotencyKey, correlationId, signal }: ForwardInput<AdyenVaultRecord>): Promise<ForwardResult> {
+  async function forward (input: ForwardInput<AdyenVaultRecord>): Promise<ForwardResult> {
+    const { record, destination, idempotencyKey, correlationId } = input
+    const signal = abortHandleOf(input)
     if (!prepared.has(destination.id)) prepareDestination(destination)
     const plan = prepared.get(destination.id) as AdyenDestination
     const body = plan.staticBody ?? renderWithPlaceholders(destination.template, destination.slots, fillFor(record))

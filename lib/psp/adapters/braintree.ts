@@ -3,6 +3,7 @@ import type {
   CanonicalToken, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, TemplateSlot
 } from '../../../types/index.ts'
 import { PspError, PspTimeoutError, tagFailure } from '../../errors.ts'
+import { abortHandleOf } from '../abort-source.ts'
 import { createPspClient, transport } from '../client.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, DEFAULT_TEMPLATE, isCardToken, parseTemplate, pointer } from '../../template.ts'
@@ -158,7 +159,9 @@ export function braintree (options: BraintreeOptions): PspAdapter<BraintreeVault
   }
 
   // Braintree documents no idempotency header: idempotencyKey is not sent.
-  async function forward ({ record, destination, correlationId, signal }: ForwardInput<BraintreeVaultRecord>): Promise<ForwardResult> {
+  async function forward (input: ForwardInput<BraintreeVaultRecord>): Promise<ForwardResult> {
+    const { record, destination, correlationId } = input
+    const signal = abortHandleOf(input)
     const plan = prepared.get(destination.id) as BraintreePlan
     const data: Record<string, string> = {}
     for (const token of plan.billing) data[DATA_KEY[token]] = billingValue(token, record.billingAddress)

@@ -3,6 +3,7 @@ import type {
   PspResponse, VaultedPaymentMethodBase
 } from '../../../types/index.ts'
 import { PspError, tagFailure } from '../../errors.ts'
+import { abortHandleOf } from '../abort-source.ts'
 import { createPspClient, transport } from '../client.ts'
 import { Placeholder, renderWithPlaceholders } from '../placeholders.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
@@ -141,7 +142,9 @@ export function checkoutCom (options: CheckoutComOptions): PspAdapter<CheckoutCo
     return plan
   }
 
-  async function forward ({ record, destination, idempotencyKey, correlationId, signal }: ForwardInput<CheckoutComVaultRecord>): Promise<ForwardResult> {
+  async function forward (input: ForwardInput<CheckoutComVaultRecord>): Promise<ForwardResult> {
+    const { record, destination, idempotencyKey, correlationId } = input
+    const signal = abortHandleOf(input)
     const plan = prepared.get(destination.id) ?? prepareDestination(destination)
     const fromRecord = plan.usesRecord && (record.cardholderName !== undefined || record.billingAddress !== undefined)
     const body = fromRecord ? renderWithPlaceholders(plan.template, plan.slots, fillFor(record)) : plan.staticBody

@@ -1,7 +1,8 @@
 import type {
-  BillingAddress, ForwardInput, ForwardResult, PreparedDestination, PspAdapter, PspClient, PspResponse, StripeOptions, StripeVaultRecord
+  BillingAddress, ForwardInput, ForwardResult, PreparedDestination, PspAbortSignal, PspAdapter, PspClient, PspResponse, StripeOptions, StripeVaultRecord
 } from '../../../types/index.ts'
 import { PspError, tagFailure } from '../../errors.ts'
+import { abortHandleOf } from '../abort-source.ts'
 import { createPspClient, transport } from '../client.ts'
 import { forwardFailure, forwardResult, isDestinationAnswer } from '../relay.ts'
 import { billingValue, compileTemplate, isCardToken, type TemplateRenderer } from '../../template.ts'
@@ -122,7 +123,7 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
     return BODY_FIELD + plan.render(token => isCardToken(token) ? EMPTY_STRING : formValue(JSON.stringify(billingValue(token, address))))
   }
 
-  async function billingOf (record: StripeVaultRecord & { billingAddress?: BillingAddress }, signal: AbortSignal | undefined): Promise<BillingAddress | undefined> {
+  async function billingOf (record: StripeVaultRecord & { billingAddress?: BillingAddress }, signal: PspAbortSignal | undefined): Promise<BillingAddress | undefined> {
     if (record.billingAddress !== undefined) return record.billingAddress
     let res
     try {
@@ -145,7 +146,9 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
     }
   }
 
-  async function forward ({ record, destination, idempotencyKey, correlationId, signal }: ForwardInput<StripeVaultRecord>): Promise<ForwardResult> {
+  async function forward (input: ForwardInput<StripeVaultRecord>): Promise<ForwardResult> {
+    const { record, destination, idempotencyKey, correlationId } = input
+    const signal = abortHandleOf(input)
     const plan = prepared.get(destination.id) as StripeDestination
     const body = plan.staticBody ?? bodyField(plan, await billingOf(record, signal))
     // The fields in the order Stripe's form has always had them here: payment method, destination, body, metadata.
