@@ -469,7 +469,7 @@ for (const r of results) if (r.logBytesPerRequest !== undefined) console.log(`${
 const ref = results.find(r => r.name === 'full-rs256-ref')
 const current = results.find(r => r.name === 'full-rs256')
 if (ref !== undefined && current !== undefined) {
-  console.log(`full-rs256 against the reference build: ${current.cpuMicrosPerRequest - ref.cpuMicrosPerRequest} µs/req of CPU, ${round(100 * current.rps / ref.rps, 1)} % of its throughput`)
+  console.log(`full-rs256 against the reference build: ${round(current.cpuMicrosPerRequest - ref.cpuMicrosPerRequest, 0)} µs/req of CPU, ${round(100 * current.rps / ref.rps, 1)} % of its throughput`)
 }
 if (long !== null) {
   console.log('\n' + table(['long run: after', 'RSS MB', 'heap used MB', 'req/s', 'p99 ms'], long.at.map(s => [`${s.seconds} s`, s.rssMB, s.heapUsedMB, s.rps, s.p99])))

@@ -2,28 +2,56 @@ import { EventEmitter } from 'node:events'
 import type { PspAbortSignal } from '../../types/index.ts'
 
 /**
- * What the route hands undici to abort a built-in adapter's PSP call: an EventEmitter with
- * `aborted` and `reason`, which undici's `signal` option takes as it takes an AbortSignal. On
- * Node 20 an AbortSignal costs several microseconds to make and to listen to (`npm run
- * bench:steps`), so the route makes one only for code that reads `signal`: a resolver or a
- * custom adapter.
+ * What aborts one forward: an EventEmitter with `aborted` and `reason`, which undici's `signal`
+ * option takes as it takes an AbortSignal. On Node 20 an AbortSignal costs several microseconds
+ * to make and to listen to (`npm run bench:steps`), so the AbortSignal (`signal`) is made only
+ * for code that reads it: a resolver, a custom adapter, a partner's dispatcher, a retry's pause.
  */
 export class AbortSource extends EventEmitter {
   aborted = false
   reason: unknown = undefined
+  #controller: AbortController | undefined
 
-  abort (reason: unknown): void {
+  /** The same abort as an AbortSignal, made on first read (already aborted, with the same reason, if the source is). */
+  get signal (): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.aborted) this.#controller.abort(this.reason)
+    }
+    return this.#controller.signal
+  }
+
+  abort (reason: unknown = new DOMException('This operation was aborted', 'AbortError')): void {
     if (this.aborted) return
     this.aborted = true
     this.reason = reason
+    // The AbortSignal first: an EventTarget reports a listener's throw apart and goes on; emit would not.
+    this.#controller?.abort(reason)
     this.emit('abort')
   }
 }
 
-/** Where a ForwardInput made by the route carries its AbortSource (the built-in adapters read it). */
-export const ABORT_SOURCE = Symbol('rokt-card-forwarding.abortSource')
+/** The inputs the route made, each with its forward's source: a copy or a replaced `signal` is the caller's own. */
+const sources = new WeakMap<object, AbortSource>()
 
-/** The cheapest abort handle of a forward for undici: the route's AbortSource, else the input's signal (an adapter called directly). */
+/**
+ * `target` with a `signal` property that reads as the source's AbortSignal (made on first read) and
+ * can be assigned like a plain one; as long as it is not, the built-in adapters use the source itself.
+ */
+export function withSignalOf<T extends object> (target: T, source: AbortSource): T & { signal: AbortSignal } {
+  sources.set(target, source)
+  return Object.defineProperty(target, 'signal', {
+    enumerable: true,
+    configurable: true,
+    get: () => source.signal,
+    set (value: unknown) {
+      sources.delete(target)
+      Object.defineProperty(target, 'signal', { value, writable: true, enumerable: true, configurable: true })
+    }
+  }) as T & { signal: AbortSignal }
+}
+
+/** What a built-in adapter gives undici: the route's source for an input the route made, else the input's own signal. */
 export function abortHandleOf (input: { signal?: AbortSignal }): PspAbortSignal | undefined {
-  return (input as { [ABORT_SOURCE]?: AbortSource })[ABORT_SOURCE] ?? input.signal
+  return sources.get(input) ?? input.signal
 }

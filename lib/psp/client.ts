@@ -2,6 +2,7 @@ import { Agent, request, type Dispatcher } from 'undici'
 import type { CircuitBreakerOptions, PspAbortSignal, PspClient, PspClientOptions, PspRequest, PspResponse, PspTimeouts, PspTransportOptions } from '../../types/index.ts'
 import { PspError, PspTimeoutError, PspUnavailableError, tagFailure, type Failure, type PspOutcome } from '../errors.ts'
 import { checkInteger, httpsUrl, isObject } from '../checks.ts'
+import { AbortSource } from './abort-source.ts'
 import { createCircuitBreaker, NO_CIRCUIT_BREAKER } from './circuit-breaker.ts'
 
 // undici's request() never follows redirects, so a PSP cannot bounce us elsewhere (ASVS 15.3.2).
@@ -105,7 +106,8 @@ export function createPspClient (options: PspClientOptions): PspClient {
         method,
         headers: req.headers,
         body: req.body,
-        signal: req.signal,
+        // A partner's dispatcher gets an AbortSignal; our own Agent takes the route's cheaper source.
+        signal: owned || !(req.signal instanceof AbortSource) ? req.signal : req.signal.signal,
         dispatcher,
         headersTimeout: headersMs,
         bodyTimeout: bodyMs

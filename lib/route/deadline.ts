@@ -8,7 +8,7 @@ import { AbortSource } from '../psp/abort-source.ts'
  */
 export interface Deadline {
   /** Aborted at the deadline, or by `abort` (shutdown): what the built-in adapters give undici. */
-  source: AbortSource
+  readonly source: AbortSource
   /** The same as an AbortSignal, made on first read (for a resolver or a custom adapter), aborted with the same reason. */
   readonly signal: AbortSignal
   /** True once the deadline has passed (not when `abort` stopped the forward). */
@@ -32,30 +32,19 @@ export function startDeadline (ms: number): Deadline {
   // timer of our own rather than AbortSignal.timeout: it is cleared when the forward ends, so no
   // timer outlives its request by the whole deadline.
   const source = new AbortSource()
-  let controller: AbortController | undefined
   let expired = false
   /** The running stage's cut-off, started when the deadline passes. */
   let cut: (() => void) | null = null
-  const abort = (reason: unknown): void => {
-    source.abort(reason)
-    controller?.abort(source.reason)
-  }
   const timer = setTimeout(() => {
     expired = true
-    abort(new DOMException('The forward deadline passed', 'TimeoutError'))
     cut?.()
+    source.abort(new DOMException('The forward deadline passed', 'TimeoutError'))
   }, ms)
   return {
     source,
-    get signal () {
-      if (controller === undefined) {
-        controller = new AbortController()
-        if (source.aborted) controller.abort(source.reason)
-      }
-      return controller.signal
-    },
+    get signal () { return source.signal },
     get expired () { return expired },
-    abort,
+    abort: reason => source.abort(reason),
     clear: () => clearTimeout(timer),
     async run (work, late) {
       // Never reached by the route (the deadline starts just before the resolver, and nothing is

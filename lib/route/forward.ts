@@ -1,11 +1,11 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import type { ForwardInput, ForwardMetric, ForwardResult, PaymentSharingRequest, PspAdapter, VaultedPaymentMethodBase } from '../../types/index.ts'
+import type { ForwardMetric, ForwardResult, PaymentSharingRequest, PspAdapter, VaultedPaymentMethodBase } from '../../types/index.ts'
 import type { Audit } from '../audit.ts'
 import { InternalError, isForwardFailure, PaymentMethodNotFoundError, PspError, ShuttingDownError, tagFailure, UnknownDestinationError, type Failure } from '../errors.ts'
 import { errorForLog } from '../logging.ts'
 import type { ResolvedOptions } from '../options/index.ts'
 import { createDelivery, type Deliver } from '../partner-callback.ts'
-import { ABORT_SOURCE } from '../psp/abort-source.ts'
+import { withSignalOf } from '../psp/abort-source.ts'
 import { retryBeforeSend } from '../psp/retry.ts'
 import { relayedAnswer, type SendableAnswer } from './answer.ts'
 import { correlationIdOf } from './correlation.ts'
@@ -61,9 +61,9 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
       if (auditing) audit(request, 'accepted', { ...facts, statusCode: 200 })
       // Without an Idempotency-Key a forward is never retried.
       const retries = entry.pspKey === undefined ? 0 : retry.retries
-      // A retry's pause reads the AbortSignal (made then); see forwardInput for the adapter's.
+      // Each reads the AbortSignal only if it needs one (an adapter of the partner's, a retry's pause): see withSignalOf.
       const { answer, json } = await callPsp(request, facts, adapter, deadline, () => retryBeforeSend(
-        () => adapter.forward(forwardInput({ record, destination, idempotencyKey: entry.pspKey, correlationId }, deadline)),
+        () => adapter.forward(withSignalOf({ record, destination, idempotencyKey: entry.pspKey, correlationId }, deadline.source)),
         { retries, baseDelayMs: retry.baseDelayMs, get signal () { return deadline.signal } }))
       if (auditing) audit(request, 'forward_ok', { ...facts, statusCode: 200 })
       const kept = await entry.succeed({ statusCode: 200, body: answer })
@@ -86,7 +86,7 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
    */
   async function lookUp (request: Request, deadline: Deadline): Promise<{ adapter: PspAdapter<any>, record: VaultedPaymentMethodBase & Record<string, unknown> }> {
     // The resolver's signal is made only if it reads it.
-    const context = { get signal () { return deadline.signal } }
+    const context = withSignalOf({}, deadline.source)
     let record: VaultedPaymentMethodBase | null | undefined
     try {
       record = await deadline.run(async () => await resolvePaymentMethod(request.body, request, context), vaultTimeout)
@@ -134,11 +134,6 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
     const { psp, destination, correlationId } = facts as Required<RequestFacts>
     ;(reportForward as Deliver<ForwardMetric>)({ psp, destination, correlationId, ...event }, request.log)
   }
-}
-
-/** An adapter's input: the AbortSignal made only if the adapter reads it; ours give undici the deadline's source. */
-function forwardInput (input: Omit<ForwardInput<any>, 'signal'>, deadline: Deadline): ForwardInput<any> {
-  return { ...input, get signal () { return deadline.signal }, [ABORT_SOURCE]: deadline.source } as ForwardInput<any>
 }
 
 function partnerFault (reason: string, cause: unknown): Failure {

@@ -1,0 +1,123 @@
+import t, { type Test } from 'tap'
+import { Agent, type Dispatcher } from 'undici'
+import { stripe, type ForwardInput, type PspAdapter } from '../index.ts'
+import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/index.ts'
+import { abortHandleOf, AbortSource } from '../lib/psp/abort-source.ts'
+import { buildHarness, validBody } from './helpers/harness.ts'
+import { startFaultyPsp, VAULTED_WITH_BILLING } from './helpers/faulty-psp.ts'
+
+// The route aborts a built-in adapter's PSP call through an AbortSource (an EventEmitter undici
+// accepts as its signal); an AbortSignal is made only for code that reads `signal`.
+
+const DEADLINE = 5000
+
+/** A Stripe that answers its Forward API at once with a relayed 200. */
+async function answeringStripe (t: Test) {
+  return await startFaultyPsp(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ id: 'fwdreq_1', response_details: { status: 200, headers: [{ name: 'content-type', value: 'application/json' }], body: '{"ok":true}' } }))
+  })
+}
+
+/** A Stripe that never answers. */
+async function silentStripe (t: Test) {
+  return await startFaultyPsp(t, () => {})
+}
+
+/** A partner's adapter that wraps the built-in Stripe adapter, changing its input with `wrap`. */
+function wrapping (inner: PspAdapter<any>, wrap: (input: ForwardInput<any>) => Promise<unknown>): PspAdapter<any> {
+  return {
+    name: 'wrapped',
+    isRecord: (record): record is any => inner.isRecord(record),
+    prepareDestination: destination => inner.prepareDestination?.(destination),
+    forward: async input => await wrap(input) as any,
+    close: async () => await inner.close?.()
+  }
+}
+
+async function harness (t: Test, psp: PspAdapter<any>) {
+  const h = await buildHarness(t, { plugin: { psps: { psp }, forwardTimeoutMs: DEADLINE } })
+  h.vault.set('ORDER_67890', { ...VAULTED_WITH_BILLING, psp: 'psp' })
+  return h
+}
+
+t.test('a wrapper that copies its input with a signal of its own: that signal aborts the PSP call', async t => {
+  const psp = await silentStripe(t)
+  const inner = stripe({ apiKey: STRIPE_SANDBOX_API_KEY, baseUrl: psp.url, circuitBreaker: false })
+  const h = await harness(t, wrapping(inner, async input => await inner.forward({ ...input, signal: AbortSignal.timeout(200) })))
+  const started = Date.now()
+  const res = await h.post(validBody)
+  t.ok(Date.now() - started < DEADLINE - 1000, 'answered when the wrapper\'s signal fired, not at the deadline')
+  t.equal(res.statusCode, 502)
+  t.match(h.audits.at(-1), { reason: 'aborted' })
+})
+
+t.test('a wrapper that assigns its input\'s signal: allowed, and that signal aborts the PSP call', async t => {
+  const psp = await silentStripe(t)
+  const inner = stripe({ apiKey: STRIPE_SANDBOX_API_KEY, baseUrl: psp.url, circuitBreaker: false })
+  const h = await harness(t, wrapping(inner, async input => {
+    input.signal = AbortSignal.timeout(200)
+    return await inner.forward(input)
+  }))
+  const started = Date.now()
+  const res = await h.post(validBody)
+  t.ok(Date.now() - started < DEADLINE - 1000)
+  t.equal(res.statusCode, 502)
+  t.match(h.audits.at(-1), { reason: 'aborted' })
+})
+
+t.test('through the built-in adapter, the route\'s source carries the abort and keeps no listener once the call is over', async t => {
+  const psp = await answeringStripe(t)
+  const inner = stripe({ apiKey: STRIPE_SANDBOX_API_KEY, baseUrl: psp.url, circuitBreaker: false })
+  const handles: unknown[] = []
+  const h = await harness(t, wrapping(inner, async input => {
+    handles.push(abortHandleOf(input))
+    return await inner.forward(input)
+  }))
+  const res = await h.post(validBody)
+  t.equal(res.statusCode, 200)
+  t.same(res.json.body, { ok: true })
+  const source = handles[0] as AbortSource
+  t.ok(source instanceof AbortSource, 'the route\'s source, not an AbortSignal')
+  t.equal(source.listenerCount('abort'), 0, 'undici removed its listener')
+})
+
+t.test('a partner\'s dispatcher is given an AbortSignal, never the route\'s source', async t => {
+  const psp = await answeringStripe(t)
+  const seen: unknown[] = []
+  class Recording extends Agent {
+    override dispatch (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+      seen.push((options as { signal?: unknown }).signal)
+      return super.dispatch(options, handler)
+    }
+  }
+  const dispatcher = new Recording()
+  t.teardown(() => dispatcher.close())
+  const h = await harness(t, stripe({ apiKey: STRIPE_SANDBOX_API_KEY, baseUrl: psp.url, circuitBreaker: false, dispatcher }))
+  const res = await h.post(validBody)
+  t.equal(res.statusCode, 200)
+  t.equal(seen.length, 1)
+  t.ok(seen[0] instanceof AbortSignal)
+})
+
+t.test('AbortSource: its AbortSignal, made before or after the abort, carries the same reason; a second abort changes nothing', async t => {
+  const early = new AbortSource()
+  const before = early.signal
+  const reason = new Error('first')
+  early.abort(reason)
+  early.abort(new Error('second'))
+  t.equal(before.aborted, true)
+  t.equal(before.reason, reason)
+  t.equal(early.reason, reason)
+
+  const late = new AbortSource()
+  let emitted = 0
+  late.on('abort', () => { emitted++ })
+  late.abort()
+  late.abort()
+  t.equal(emitted, 1, 'abort is emitted once')
+  t.match(late.reason, { name: 'AbortError' }, 'a reason by default')
+  t.equal(late.signal.aborted, true, 'made after the abort: already aborted')
+  t.equal(late.signal.reason, late.reason)
+  t.equal(late.signal, late.signal, 'one AbortSignal per source')
+})
