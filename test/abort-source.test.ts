@@ -3,6 +3,7 @@ import { Agent, type Dispatcher } from 'undici'
 import { stripe, type ForwardInput, type PspAdapter } from '../index.ts'
 import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/index.ts'
 import { abortHandleOf, AbortSource } from '../lib/psp/abort-source.ts'
+import { startDeadline } from '../lib/route/deadline.ts'
 import { buildHarness, validBody } from './helpers/harness.ts'
 import { startFaultyPsp, VAULTED_WITH_BILLING } from './helpers/faulty-psp.ts'
 
@@ -120,4 +121,15 @@ t.test('AbortSource: its AbortSignal, made before or after the abort, carries th
   t.equal(late.signal.aborted, true, 'made after the abort: already aborted')
   t.equal(late.signal.reason, late.reason)
   t.equal(late.signal, late.signal, 'one AbortSignal per source')
+})
+
+t.test('a deadline\'s run that starts after the forward was aborted starts nothing and rejects with the reason', async t => {
+  const deadline = startDeadline(60_000)
+  t.teardown(() => deadline.clear())
+  const reason = new Error('closing')
+  deadline.abort(reason)
+  let started = false
+  await t.rejects(deadline.run(async () => { started = true }, () => new Error('late')), reason)
+  t.equal(started, false)
+  t.equal(deadline.signal.reason, reason, 'its AbortSignal, made now, says why')
 })
