@@ -133,3 +133,22 @@ t.test('a deadline\'s run that starts after the forward was aborted starts nothi
   t.equal(started, false)
   t.equal(deadline.signal.reason, reason, 'its AbortSignal, made now, says why')
 })
+
+t.test('a resolver may assign its context\'s signal like a plain property', async t => {
+  const psp = await answeringStripe(t)
+  let assigned: AbortSignal | undefined
+  const h = await buildHarness(t, {
+    plugin: {
+      psps: { psp: stripe({ apiKey: STRIPE_SANDBOX_API_KEY, baseUrl: psp.url, circuitBreaker: false }) },
+      resolvePaymentMethod: async (_body, _request, context) => {
+        const own = new AbortController().signal
+        context.signal = own
+        assigned = context.signal === own ? own : undefined
+        return { ...VAULTED_WITH_BILLING, psp: 'psp' }
+      }
+    }
+  })
+  const res = await h.post(validBody)
+  t.equal(res.statusCode, 200)
+  t.ok(assigned instanceof AbortSignal, 'the assignment held')
+})

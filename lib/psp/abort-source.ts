@@ -34,21 +34,20 @@ export class AbortSource extends EventEmitter {
 /** The inputs the route made, each with its forward's source: a copy or a replaced `signal` is the caller's own. */
 const sources = new WeakMap<object, AbortSource>()
 
+/** Marks an input the route made: while its `signal` is not replaced, the built-in adapters give undici `source` itself. */
+export function withSource<T extends object> (input: T, source: AbortSource): T {
+  sources.set(input, source)
+  return input
+}
+
 /**
- * `target` with a `signal` property that reads as the source's AbortSignal (made on first read) and
- * can be assigned like a plain one; as long as it is not, the built-in adapters use the source itself.
+ * What assigning a route-made `signal` accessor does: the property becomes a plain one holding
+ * `value`, and the built-in adapters use it. (An accessor in the object literal itself, not one
+ * added by defineProperty: that costs twice as much, and a copy by spread still reads it.)
  */
-export function withSignalOf<T extends object> (target: T, source: AbortSource): T & { signal: AbortSignal } {
-  sources.set(target, source)
-  return Object.defineProperty(target, 'signal', {
-    enumerable: true,
-    configurable: true,
-    get: () => source.signal,
-    set (value: unknown) {
-      sources.delete(target)
-      Object.defineProperty(target, 'signal', { value, writable: true, enumerable: true, configurable: true })
-    }
-  }) as T & { signal: AbortSignal }
+export function replaceSignal (target: object, value: unknown): void {
+  sources.delete(target)
+  Object.defineProperty(target, 'signal', { value, writable: true, enumerable: true, configurable: true })
 }
 
 /** What a built-in adapter gives undici: the route's source for an input the route made, else the input's own signal. */
