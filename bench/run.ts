@@ -438,7 +438,10 @@ function mb (bytes: number): number {
 // ---------------------------------------------------------------------------------------------
 
 const selected = WORKLOADS.filter(w => only === undefined || only.includes(w.name))
-if (REFERENCE !== null) selected.splice(Math.min(1, selected.length), 0, REFERENCE)
+if (REFERENCE !== null) {
+  if (selected[0]?.name !== 'full-rs256') throw new Error(`--reference is compared with full-rs256: include it in --only\n${USAGE}`)
+  selected.splice(1, 0, REFERENCE)
+}
 if (settings.profile) mkdirSync(PROFILE_DIR, { recursive: true })
 const machine = { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memoryGB: round(totalmem() / 1024 ** 3, 1), atStart: contention() }
 console.log(`${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, Node ${process.version}, load average ${machine.atStart.loadAverage1m}`)

@@ -131,7 +131,7 @@ t.test('a deadline\'s run that starts after the forward was aborted starts nothi
   let started = false
   await t.rejects(deadline.run(async () => { started = true }, () => new Error('late')), reason)
   t.equal(started, false)
-  t.equal(deadline.signal.reason, reason, 'its AbortSignal, made now, says why')
+  t.equal(deadline.source.signal.reason, reason, 'its AbortSignal, made now, says why')
 })
 
 t.test('a resolver may assign its context\'s signal like a plain property', async t => {

@@ -7,10 +7,11 @@ import { AbortSource } from '../psp/abort-source.ts'
  * request at the deadline; `run` answers at the deadline even when partner code ignores it.
  */
 export interface Deadline {
-  /** Aborted at the deadline, or by `abort` (shutdown): what the built-in adapters give undici. */
+  /**
+   * Aborted at the deadline, or by `abort` (shutdown): what the built-in adapters give undici; its
+   * `signal` is the same abort as an AbortSignal, made on first read (a resolver, a custom adapter).
+   */
   readonly source: AbortSource
-  /** The same as an AbortSignal, made on first read (for a resolver or a custom adapter), aborted with the same reason. */
-  readonly signal: AbortSignal
   /** True once the deadline has passed (not when `abort` stopped the forward). */
   readonly expired: boolean
   /**
@@ -42,7 +43,6 @@ export function startDeadline (ms: number): Deadline {
   }, ms)
   return {
     source,
-    get signal () { return source.signal },
     get expired () { return expired },
     abort: reason => source.abort(reason),
     clear: () => clearTimeout(timer),

@@ -68,10 +68,10 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
           destination,
           idempotencyKey: entry.pspKey,
           correlationId,
-          get signal () { return deadline.signal },
+          get signal () { return deadline.source.signal },
           set signal (value: AbortSignal) { replaceSignal(this, value) }
         }, deadline.source)),
-        { retries, baseDelayMs: retry.baseDelayMs, get signal () { return deadline.signal } }))
+        { retries, baseDelayMs: retry.baseDelayMs, get signal () { return deadline.source.signal } }))
       if (auditing) audit(request, 'forward_ok', { ...facts, statusCode: 200 })
       const kept = await entry.succeed({ statusCode: 200, body: answer })
         .catch(err => request.log.error({ error: errorForLog(err) }, 'card-forwarding: could not store the idempotent response'))
@@ -93,7 +93,7 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
    */
   async function lookUp (request: Request, deadline: Deadline): Promise<{ adapter: PspAdapter<any>, record: VaultedPaymentMethodBase & Record<string, unknown> }> {
     // The resolver's signal is made only if it reads it.
-    const context = { get signal () { return deadline.signal }, set signal (value: AbortSignal) { replaceSignal(this, value) } }
+    const context = { get signal () { return deadline.source.signal }, set signal (value: AbortSignal) { replaceSignal(this, value) } }
     let record: VaultedPaymentMethodBase | null | undefined
     try {
       record = await deadline.run(async () => await resolvePaymentMethod(request.body, request, context), vaultTimeout)
