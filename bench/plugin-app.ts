@@ -11,6 +11,8 @@ export interface PluginAppOptions {
   key: Pick<AuthOptions, 'publicKey' | 'secret'>
   /** See ServerConfig.logFile */
   logFile?: string
+  /** See ServerConfig.underValgrind */
+  underValgrind?: boolean
 }
 
 /**
@@ -30,7 +32,8 @@ export async function buildPluginApp (options: PluginAppOptions): Promise<Fastif
     resolvePaymentMethod: async ({ partnerPaymentReference }) => VAULT.get(partnerPaymentReference) ?? null,
     psps: { stripe: stripe({ apiKey: options.stripeApiKey, baseUrl: options.simUrl }) },
     destinations: { [DESTINATION]: { url: options.destinationUrl, headers: { 'x-rokt-api-key': ROKT_API_KEY } } },
-    allowInsecureUrls: true
+    allowInsecureUrls: true,
+    ...(options.underValgrind === true ? { loadShedding: { maxEventLoopDelay: 0, sampleInterval: 60_000 } } : {})
   })
   return app
 }

@@ -8,14 +8,20 @@ export interface BenchChild {
   info: Record<string, any>
   ask: (cmd: string) => Promise<Record<string, any>>
   stop: () => Promise<void>
+  /** The spawned process's id (valgrind's, under a wrapper: the same process, it runs Node in place) */
+  pid: number
 }
 
 interface Reply { reply: string, [field: string]: unknown }
 
-/** Runs bench/<file> in its own Node process (TypeScript through tsx), with IPC. */
-export async function startChild (file: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BenchChild> {
+/**
+ * Runs bench/<file> in its own Node process (TypeScript through tsx), with IPC; `wrapper` is a
+ * command that runs Node under it (valgrind, for bench:instructions).
+ */
+export async function startChild (file: string, env: Record<string, string> = {}, nodeArgs: string[] = [], wrapper: string[] = []): Promise<BenchChild> {
   const path = fileURLToPath(new URL(file, import.meta.url))
-  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, path], {
+  const argv = [process.execPath, '--import', 'tsx', ...nodeArgs, path]
+  const child = spawn(wrapper[0] ?? argv[0], [...wrapper.slice(1), ...(wrapper.length > 0 ? argv : argv.slice(1))], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...env }
   })
@@ -31,12 +37,13 @@ export async function startChild (file: string, env: Record<string, string> = {}
     if (child.exitCode !== null || child.signalCode !== null) return
     const exited = once(child, 'exit')
     child.send({ cmd: 'exit' })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    // Under valgrind, closing and writing its counts takes far longer than Node alone.
+    const timer = setTimeout(() => child.kill('SIGKILL'), wrapper.length > 0 ? 300_000 : 15_000)
     await exited
     clearTimeout(timer)
   }
 
-  return { info, ask, stop }
+  return { info, ask, stop, pid: child.pid as number }
 }
 
 function replyTo (child: ChildProcess, cmd: string, file: string): Promise<Record<string, any>> {

@@ -46,6 +46,13 @@ export interface ServerConfig {
   allowedIps: string[]
   /** When set, the server logs at info to this file (the host's logger, as partners run it); else no logger. */
   logFile?: string
+  /**
+   * bench:instructions: the server runs under valgrind, some 50 times slower. Load shedding's
+   * event-loop delay check would shed every request, and its sampling timer, which runs by the
+   * clock, would count 50 times its share: the check is off and the timer slowed to once a minute
+   * (its hook and its memory checks still run on every request).
+   */
+  underValgrind?: boolean
 }
 
 /** The host's Fastify logger for a server under test: pino at info writing to the file, or none. */
