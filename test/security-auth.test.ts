@@ -27,6 +27,11 @@ t.test('B8 wrong scheme -> 401 without error; malformed bearer -> 401 invalid_re
     const res = await expectDenied(t, h, () => h.post(validBody, { token: null, headers: { authorization: header } }), 401, 'CARD_FORWARDING_UNAUTHORIZED', JSON.stringify(header.slice(0, 10)))
     t.equal(res.headers['www-authenticate'], INVALID_REQUEST, '401 (docs/THREAT-MODEL.md B8), with RFC 6750 invalid_request as the error code')
   }
+  for (const header of ['Bearer abc', 'Bearer a.b', 'Bearer a.b.c=', `Bearer ${token()}.d`]) {
+    const res = await expectDenied(t, h, () => h.post(validBody, { token: null, headers: { authorization: header } }), 401, 'CARD_FORWARDING_UNAUTHORIZED', JSON.stringify(header.slice(0, 12)))
+    t.equal(res.headers['www-authenticate'], INVALID_TOKEN, 'a well-formed bearer token that is not a JWT is an invalid token')
+    t.equal(h.audits.at(-1)?.reason, 'not_a_jwt')
+  }
   t.equal((await h.post(validBody, { token: null, headers: { authorization: `bearer ${token()}` } })).statusCode, 200, 'the scheme is case-insensitive')
 })
 

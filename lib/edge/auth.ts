@@ -13,7 +13,8 @@ const REALM = 'rokt-card-forwarding'
 /** RFC 6750 §2.1: the scheme, one space, one b64token. */
 const BEARER_SCHEME = /^Bearer(?:\s|$)/i
 const BEARER = /^Bearer ([\w~+/.-]+=*)$/i
-const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/
+/** That header with a JWT's shape as its token (RFC 7519 §3: three base64url parts), in one scan. */
+const BEARER_JWT = /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/i
 
 export interface TokenClaims {
   iss: string
@@ -138,22 +139,30 @@ export async function registerAuth (fastify: FastifyInstance, resolved: AuthSett
   /** The header's token, once it has the shape of a JWT; else a 401 with RFC 6750's challenge. */
   function bearerToken (request: FastifyRequest, reply: FastifyReply): string {
     const header = request.headers.authorization
+    // We only read the header: a token in the query string or the body is never used, and one
+    // there beside the header's is refused (RFC 6750 §2.3: one method per request).
+    if (typeof header === 'string' && BEARER_JWT.test(header) && !Object.hasOwn(request.query as object, 'access_token')) {
+      reply.header('www-authenticate', invalidToken)
+      return header.slice(7)
+    }
+    throw headerRefusal(header, request, reply)
+  }
+
+  /** Why a header that is not one bearer JWT is refused, with the challenge that says so. */
+  function headerRefusal (header: string | undefined, request: FastifyRequest, reply: FastifyReply): Failure {
     // RFC 6750 §3: a request without credentials we accept gets a challenge with no error code.
-    // We only read the header: a token in the query string or the body is never used.
     if (typeof header !== 'string' || !BEARER_SCHEME.test(header)) {
       reply.header('www-authenticate', challenge)
-      throw refused(new UnauthorizedError(), 'no_credentials')
+      return refused(new UnauthorizedError(), 'no_credentials')
     }
-    const match = BEARER.exec(header)
     // The error contract (README): a malformed header is a 401, with RFC 6750's invalid_request as its error code;
-    // so is a second token in the query string (RFC 6750 §2.3: one method per request).
-    if (match === null || Object.hasOwn(request.query as object, 'access_token')) {
+    // so is a second token in the query string.
+    if (!BEARER.test(header) || Object.hasOwn(request.query as object, 'access_token')) {
       reply.header('www-authenticate', invalidRequest)
-      throw refused(new UnauthorizedError(), 'invalid_request')
+      return refused(new UnauthorizedError(), 'invalid_request')
     }
     reply.header('www-authenticate', invalidToken)
-    if (!JWT_SHAPE.test(match[1])) throw refused(new UnauthorizedError(), 'not_a_jwt')
-    return match[1]
+    return refused(new UnauthorizedError(), 'not_a_jwt')
   }
 
   /** Why verification refused the token (401), or the JWKS that could not be read (503). */
