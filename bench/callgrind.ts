@@ -32,7 +32,8 @@ function nativeName (entry: string): string {
 /**
  * Address -> JavaScript function, from the perf map. Code is freed and its space reused, so an
  * address is named by the last code created there: the code that ran there at the end, when the
- * counting was on.
+ * counting was on. This package's files are named from its build directory ("package:lib/…"), so
+ * a reference checkout's functions compare with the same functions here.
  */
 function symbolizer (perfMapFile: string): (address: number) => string | undefined {
   const entries = readFileSync(perfMapFile, 'utf8').split('\n').flatMap(line => {
@@ -41,13 +42,13 @@ function symbolizer (perfMapFile: string): (address: number) => string | undefin
   })
   const named = new Map<number, string | undefined>()
   return address => {
-    if (!named.has(address)) named.set(address, entries.findLast(e => e.start <= address && address < e.end)?.name.replace(/^JS:[*^~]?/, ''))
+    if (!named.has(address)) named.set(address, entries.findLast(e => e.start <= address && address < e.end)?.name.replace(/^JS:[*^~]?/, '').replace(/file:\/\/\S*?\/dist\/esm\//, 'package:'))
     return named.get(address)
   }
 }
 
 const OWNERS: Array<[string, RegExp]> = [
-  ['JS: this package', /\/dist\/esm\/|\/lib\/[\w/-]+\.ts/],
+  ['JS: this package', /package:|\/lib\/[\w/-]+\.ts/],
   ['JS: fastify and its parts', /node_modules\/(?:fastify|@fastify|find-my-way|avvio|light-my-request|fast-json-stringify|ajv)/],
   ['JS: fast-jwt', /node_modules\/fast-jwt/],
   ['JS: undici', /node_modules\/undici/],
