@@ -1,11 +1,11 @@
-import { Agent, request, type Dispatcher } from 'undici'
+import { Agent, type Dispatcher } from 'undici'
 import type { CircuitBreakerOptions, PspAbortSignal, PspClient, PspClientOptions, PspRequest, PspResponse, PspTimeouts, PspTransportOptions } from '../../types/index.ts'
 import { PspError, PspTimeoutError, PspUnavailableError, tagFailure, type Failure, type PspOutcome } from '../errors.ts'
 import { checkInteger, httpsUrl, isObject } from '../checks.ts'
 import { AbortSource } from './abort-source.ts'
 import { createCircuitBreaker, NO_CIRCUIT_BREAKER } from './circuit-breaker.ts'
 
-// undici's request() never follows redirects, so a PSP cannot bounce us elsewhere (ASVS 15.3.2).
+// undici's request API never follows redirects (no redirect interceptor is composed), so a PSP cannot bounce us elsewhere (ASVS 15.3.2).
 const TRANSPORT: Record<string, [reason: string, outcome: PspOutcome]> = {
   ECONNREFUSED: ['connection_refused', 'not_sent'],
   ENOTFOUND: ['dns_failed', 'not_sent'],
@@ -102,13 +102,16 @@ export function createPspClient (options: PspClientOptions): PspClient {
     const started = performance.now()
     let res: Dispatcher.ResponseData<unknown>
     try {
-      res = await request(origin + basePath + path, {
+      // The dispatcher's own request(): undici's top-level request() would parse origin and path
+      // back out of a URL string on every call.
+      res = await dispatcher.request({
+        origin,
+        path: basePath + path,
         method,
         headers: req.headers,
         body: req.body,
         // A partner's dispatcher gets an AbortSignal; our own Agent takes the route's cheaper source.
         signal: owned || !(req.signal instanceof AbortSource) ? req.signal : req.signal.signal,
-        dispatcher,
         headersTimeout: headersMs,
         bodyTimeout: bodyMs
       })
