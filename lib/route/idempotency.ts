@@ -56,16 +56,17 @@ const STORE_CALL_LIMIT_MS = 5000
  */
 async function guard<T> (operation: StoreOperation, call: () => Promise<T>, limited: boolean): Promise<T> {
   let timer: NodeJS.Timeout | undefined
-  // A store that throws instead of rejecting is treated alike.
-  const called = new Promise<T>(resolve => resolve(call()))
-  const settled = limited
-    ? Promise.race([called, new Promise<never>((_resolve, reject) => {
+  try {
+    // A store that throws instead of rejecting is treated alike.
+    if (!limited) return await call()
+    return await Promise.race([call(), new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(storeUnavailable(operation, undefined, 'call_limit')), STORE_CALL_LIMIT_MS)
     })])
-    : called
-  return await settled
-    .catch((err: unknown) => { throw storeUnavailable(operation, err) })
-    .finally(() => clearTimeout(timer))
+  } catch (err) {
+    throw storeUnavailable(operation, err)
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** What `begin` answered, checked: anything else is the store answering garbage (503). */
