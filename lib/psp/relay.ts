@@ -35,8 +35,9 @@ export function headerMap (headers: unknown): Record<string, string> {
     ? headers.map(h => [h?.name, h?.value])
     : Object.entries(headers !== null && typeof headers === 'object' ? headers : {})
   for (const [name, value] of entries) {
-    if (typeof name !== 'string' || HOP_BY_HOP.has(name.toLowerCase())) continue
-    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
+    if (typeof name !== 'string') continue
+    const lower = name.toLowerCase()
+    if (!HOP_BY_HOP.has(lower)) out[lower] = Array.isArray(value) ? value.join(', ') : String(value)
   }
   return out
 }
