@@ -56,8 +56,12 @@ const OWNERS: Array<[string, RegExp]> = [
   ['JS: Node internals', /node:|^JS [^/]*$/]
 ]
 
+export const GC = 'garbage collection'
+export const JIT_COMPILER = 'JIT compiler (warm-up not over)'
+
 const NATIVE: Array<[string, RegExp]> = [
-  ['garbage collection', /Scaveng|MarkCompact|Evacuat|Promot|IteratePointers|BodyDescriptor|Marking|Sweep|Pretenuring|Heap::|Heap_|RememberedSet|SlotSet/],
+  [JIT_COMPILER, /compiler::|maglev::|baseline::/],
+  [GC, /Scaveng|MarkCompact|Evacuat|Promot|IteratePointers|BodyDescriptor|Marking|Sweep|Pretenuring|Heap::|Heap_|RememberedSet|SlotSet/],
   ['JSON parse and stringify', /Json/],
   ['hashing (SHA-256 and the like)', /sha\d|SHA\d|EVP_|crypto::|CRYPTO_|OPENSSL_/],
   ['regular expressions', /RegExp|Irregexp/],
@@ -83,8 +87,8 @@ export function byCategory (costs: Map<string, number>): Map<string, number> {
   return sums
 }
 
-/** Each key's value in `b` minus its value in `a`, largest first. */
+/** Each key's value in `b` minus its value in `a`, the largest change (either way) first. */
 export function differences (a: Map<string, number>, b: Map<string, number>): Array<[string, number]> {
   const keys = new Set([...a.keys(), ...b.keys()])
-  return [...keys].map((k): [string, number] => [k, (b.get(k) ?? 0) - (a.get(k) ?? 0)]).sort((x, y) => y[1] - x[1])
+  return [...keys].map((k): [string, number] => [k, (b.get(k) ?? 0) - (a.get(k) ?? 0)]).sort((x, y) => Math.abs(y[1]) - Math.abs(x[1]))
 }
