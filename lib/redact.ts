@@ -5,6 +5,8 @@
 
 /** Digit groups separated by single spaces or dashes: "4242424242424242", "4242 4242 4242 4242", "3782-822463-10005". */
 const DIGIT_CHAIN = /\d+(?:[ -]\d+)*/g
+/** Thirteen digits in one such chain, the fewest a card number has. */
+const THIRTEEN_DIGITS = /\d(?:[ -]?\d){12}/
 const JWT = /eyJ[\w-]*\.[\w-]*\.[\w-]*/g
 const BEARER = /\bBearer\s+[^\s",]+/gi
 const PSP_KEY = /\b(?:sk|rk)_(?:live|test|sbox)_\w+/g
@@ -30,7 +32,8 @@ export function luhn (digits: string): boolean {
  * digits without a separator is no card number and stays.
  */
 export function maskPans (text: string): string {
-  if (!/\d{4}/.test(text)) return text
+  // Only a chain of 13 digits or more can hold a card number: dates, sizes and ids skip the replace.
+  if (!THIRTEEN_DIGITS.test(text)) return text
   return text.replace(DIGIT_CHAIN, maskChain)
 }
 

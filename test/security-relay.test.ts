@@ -42,7 +42,9 @@ t.test('maskPans: every Luhn-valid run of 13 to 19 digits, grouped or not, keeps
     ['not Luhn 4242424242424241', 'not Luhn 4242424242424241'],
     ['20 digits 42424242424242424242', '20 digits 42424242424242424242'],
     ['12 digits 424242424242, a date 2024-01-15, an id 1234', '12 digits 424242424242, a date 2024-01-15, an id 1234'],
-    ['two: 5555555555554444 and 4000056655665556', 'two: ************4444 and ************5556']
+    ['two: 5555555555554444 and 4000056655665556', 'two: ************4444 and ************5556'],
+    ['in groups of three or fewer: 424 242 424 242 424 2', 'in groups of three or fewer: *** *** *** **2 424 2'],
+    ['dashed pairs 42-42-42-42-42-42-42-42 end', 'dashed pairs **-**-**-**-**-42-42-42 end']
   ]
   for (const [text, masked] of cases) t.equal(maskPans(text), masked, text)
   t.equal(maskPans('6011000990139424'), '************9424', '(the 19-digit case above fails Luhn; its 16-digit prefix does not)')
