@@ -53,9 +53,14 @@ interface StripeDestination {
  * are JSON text and ASCII ids, well-formed UTF-16 (JSON.stringify escapes lone surrogates).
  */
 function formValue (value: string): string {
-  return encodeURIComponent(value).replace(FORM_EXTRA, c => c === '%20' ? '+' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  // A space is the triple %20 in encodeURIComponent's output (a % there always starts a triple).
+  const encoded = encodeURIComponent(value).replaceAll('%20', '+')
+  // Most values hold none of the five: no regular-expression replace, no callback per match.
+  return NOT_FORM_SAFE.test(encoded) ? encoded.replace(NOT_FORM_SAFE_ALL, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`) : encoded
 }
-const FORM_EXTRA = /[!'()~]|%20/g
+/** What encodeURIComponent leaves as it is and the urlencoded serializer does not. */
+const NOT_FORM_SAFE = /[!'()~]/
+const NOT_FORM_SAFE_ALL = /[!'()~]/g
 /** The JSON text "", form-encoded. */
 const EMPTY_STRING = formValue('""')
 
