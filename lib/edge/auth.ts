@@ -141,10 +141,7 @@ export async function registerAuth (fastify: FastifyInstance, resolved: AuthSett
     const header = request.headers.authorization
     // We only read the header: a token in the query string or the body is never used, and one
     // there beside the header's is refused (RFC 6750 §2.3: one method per request).
-    if (typeof header === 'string' && BEARER_JWT.test(header) && !Object.hasOwn(request.query as object, 'access_token')) {
-      reply.header('www-authenticate', invalidToken)
-      return header.slice(7)
-    }
+    if (typeof header === 'string' && BEARER_JWT.test(header) && !Object.hasOwn(request.query as object, 'access_token')) return header.slice(7)
     throw headerRefusal(header, request, reply)
   }
 
@@ -161,29 +158,27 @@ export async function registerAuth (fastify: FastifyInstance, resolved: AuthSett
       reply.header('www-authenticate', invalidRequest)
       return refused(new UnauthorizedError(), 'invalid_request')
     }
-    reply.header('www-authenticate', invalidToken)
-    return refused(new UnauthorizedError(), 'not_a_jwt')
+    return invalid(reply, 'not_a_jwt')
   }
 
   /** Why verification refused the token (401), or the JWKS that could not be read (503). */
   function refusal (err: unknown, token: string, reply: FastifyReply): Failure {
     if (err instanceof AuthUnavailableError) {
-      reply.removeHeader('www-authenticate')
       reply.header('retry-after', retryAfter)
       return refused(err, 'jwks_unavailable')
     }
-    return refused(new UnauthorizedError(), refusalReason(err, () => unverifiedPayload(token), leewayMs))
+    return invalid(reply, refusalReason(err, () => unverifiedPayload(token), leewayMs))
   }
 
   /** The checks on a verified token's claims and client; its claims and client, or a 401/403 thrown. */
   function accepted (claims: TokenClaims, reply: FastifyReply): Verified {
     const reason = claimsProblem(claims)
-    if (reason !== null) throw refused(new UnauthorizedError(), reason)
+    if (reason !== null) throw invalid(reply, reason)
     // The client claim, else sub: a present one that is not a non-empty string refuses the token (it
     // would otherwise fall back to sub and share that client's Idempotency-Key namespace).
     const clientClaim = Object.hasOwn(claims, clientIdClaim) ? clientIdClaim : Object.hasOwn(claims, 'sub') ? 'sub' : null
     const client = clientClaim === null ? undefined : claims[clientClaim]
-    if (client !== undefined && (typeof client !== 'string' || client === '')) throw refused(new UnauthorizedError(), `claim_invalid:${clientClaim as string}`)
+    if (client !== undefined && (typeof client !== 'string' || client === '')) throw invalid(reply, `claim_invalid:${clientClaim as string}`)
     if (allowedClients !== null && (client === undefined || !allowedClients.has(client))) {
       reply.header('www-authenticate', insufficient)
       throw refused(new InsufficientScopeError(), 'client_not_allowed', client)
@@ -192,8 +187,13 @@ export async function registerAuth (fastify: FastifyInstance, resolved: AuthSett
       reply.header('www-authenticate', insufficient)
       throw refused(new InsufficientScopeError(), 'scope_missing', client)
     }
-    reply.removeHeader('www-authenticate')
     return { claims, client }
+  }
+
+  /** A 401 for a token that is not acceptable, with RFC 6750's invalid_token challenge (set on refusals only). */
+  function invalid (reply: FastifyReply, reason: string): Failure {
+    reply.header('www-authenticate', invalidToken)
+    return refused(new UnauthorizedError(), reason)
   }
 
   /** What fast-jwt does not check: a future iat, the lifetime exp - iat, non-aud audiences, fixed claim values. */
