@@ -58,6 +58,14 @@ function formValue (value: string): string {
   // Most values hold none of the five: no regular-expression replace, no callback per match.
   return NOT_FORM_SAFE.test(encoded) ? encoded.replace(NOT_FORM_SAFE_ALL, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`) : encoded
 }
+/**
+ * formValue(JSON.stringify(text)). A text of ASCII letters, digits, spaces and `_.*-` (most address
+ * fields) is its own JSON string content and its own form encoding but for spaces: neither call needed.
+ */
+function formJsonString (text: string): string {
+  return FORM_PLAIN.test(text) ? `%22${text.replaceAll(' ', '+')}%22` : formValue(JSON.stringify(text))
+}
+const FORM_PLAIN = /^[\w .*-]*$/
 /** What encodeURIComponent leaves as it is and the urlencoded serializer does not. */
 const NOT_FORM_SAFE = /[!'()~]/
 const NOT_FORM_SAFE_ALL = /[!'()~]/g
@@ -125,7 +133,7 @@ export function stripe (options: StripeOptions): PspAdapter<StripeVaultRecord> {
   // Stripe has no card placeholders: card fields go out empty and Stripe fills them in (a CVC it is not asked for stays empty).
   function bodyField (plan: StripeDestination, address: BillingAddress | undefined): string {
     // The template's fixed text was form-encoded once (compileTemplate): only the values are encoded here.
-    return BODY_FIELD + plan.render(token => isCardToken(token) ? EMPTY_STRING : formValue(JSON.stringify(billingValue(token, address))))
+    return BODY_FIELD + plan.render(token => isCardToken(token) ? EMPTY_STRING : formJsonString(billingValue(token, address)))
   }
 
   async function billingOf (record: StripeVaultRecord & { billingAddress?: BillingAddress }, signal: PspAbortSignal | undefined): Promise<BillingAddress | undefined> {
