@@ -50,6 +50,18 @@ t.test('maskPans: every Luhn-valid run of 13 to 19 digits, grouped or not, keeps
   t.equal(maskPans('6011000990139424'), '************9424', '(the 19-digit case above fails Luhn; its 16-digit prefix does not)')
 })
 
+t.test('a "__proto__" key in the destination\'s JSON is relayed as a key, masked like any other, at any depth', async t => {
+  const h = await buildHarness(t)
+  // JSON.parse makes "__proto__" an own key; an object literal would set the prototype instead.
+  h.destination.setResponse({ status: 200, body: JSON.parse('{"__proto__":{"pan":"4242424242424242"},"nested":{"__proto__":[1,2]},"ok":true}') })
+  const res = await h.post(validBody)
+  t.equal(res.statusCode, 200)
+  const own = (value: object) => Object.getOwnPropertyDescriptor(value, '__proto__')?.value
+  t.same(own(res.json.body), { pan: '************4242' }, 'kept as a key, its card number masked')
+  t.same(own(res.json.body.nested), [1, 2], 'and at depth')
+  t.equal(res.json.body.ok, true)
+})
+
 t.test('D53 a destination that echoes the card number: masked in the answer, in the stored replay, in the PSP envelope and in the logs', async t => {
   const store = recordingStore()
   const h = await buildHarness(t, { plugin: { idempotencyStore: store } })

@@ -30,7 +30,7 @@ export interface SendableAnswer {
 export function relayedAnswer (result: ForwardResult, relay: 'destination' | 'psp', psp: string): SendableAnswer {
   const { status, headers, requestTime } = result
   if (!Number.isInteger(status) || status < 100 || status > 599 || !Number.isFinite(requestTime)) throw unsendable(psp, 'answer_invalid')
-  if (headers === null || typeof headers !== 'object' || Object.values(headers).some(value => typeof value !== 'string')) throw unsendable(psp, 'answer_invalid')
+  if (headers === null || typeof headers !== 'object' || !allStrings(headers)) throw unsendable(psp, 'answer_invalid')
   const answer: RelayedAnswer = {
     status,
     headers: mask(headers, 2, psp) as Record<string, string>,
@@ -62,8 +62,18 @@ function mask (value: unknown, depth: number, psp: string): unknown {
   if (json !== value) return mask(json, depth, psp)
   if (Array.isArray(value)) return value.map(item => mask(item, depth + 1, psp))
   const copy: Record<string, unknown> = {}
-  for (const [key, item] of Object.entries(value)) copy[maskPans(key)] = mask(item, depth + 1, psp)
+  for (const key of Object.keys(value)) {
+    const item = mask((value as Record<string, unknown>)[key], depth + 1, psp)
+    // JSON.parse makes "__proto__" an own key; assigning it would set the copy's prototype instead (and drop it).
+    if (key === '__proto__') Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true })
+    else copy[maskPans(key)] = item
+  }
   return copy
+}
+
+function allStrings (headers: Record<string, unknown>): boolean {
+  for (const name of Object.keys(headers)) if (typeof headers[name] !== 'string') return false
+  return true
 }
 
 function unsendable (psp: string, reason: string): Failure {
