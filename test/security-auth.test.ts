@@ -32,7 +32,9 @@ t.test('B8 wrong scheme -> 401 without error; malformed bearer -> 401 invalid_re
     t.equal(res.headers['www-authenticate'], INVALID_TOKEN, 'a well-formed bearer token that is not a JWT is an invalid token')
     t.equal(h.audits.at(-1)?.reason, 'not_a_jwt')
   }
-  t.equal((await h.post(validBody, { token: null, headers: { authorization: `bearer ${token()}` } })).statusCode, 200, 'the scheme is case-insensitive')
+  for (const scheme of ['bearer', 'BEARER', 'bEaReR']) {
+    t.equal((await h.post(validBody, { token: null, headers: { authorization: `${scheme} ${token()}` } })).statusCode, 200, `the scheme is case-insensitive: ${scheme}`)
+  }
 })
 
 t.test('B9 a token in the query string or the JSON body is never used; with a header token too -> 401 invalid_request (401, as B8)', async t => {
