@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto'
+import { createHmac, createSecretKey, randomBytes } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { AuditEvent, AuditEventType } from '../types/index.ts'
 import { createDelivery } from './partner-callback.ts'
@@ -16,7 +16,9 @@ export const MIN_REFERENCE_SECRET_BYTES = 32
  * given: one is generated here, so hashes agree within this process only.
  */
 export function createReferenceHasher (secret: string | Buffer = randomBytes(MIN_REFERENCE_SECRET_BYTES)): (reference: string) => string {
-  return reference => createHmac('sha256', secret).update(reference).digest('hex').slice(0, 16)
+  // A KeyObject made once: HMAC from a key given as bytes re-imports the key on every call.
+  const key = createSecretKey(typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret)
+  return reference => createHmac('sha256', key).update(reference).digest('hex').slice(0, 16)
 }
 
 export interface AuditDetails {
