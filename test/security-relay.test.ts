@@ -116,6 +116,7 @@ t.test('E58 an answer nested deeper than 64 levels: 502 with an unknown outcome,
 t.test('E58 an answer over 1 MiB serialised, or holding what JSON cannot carry, is the same 502', async t => {
   const cases: Array<[string, () => Partial<ForwardResult>, string]> = [
     ['1 MiB of body', () => ({ body: 'x'.repeat(1024 * 1024) }), 'answer_too_large'],
+    ['1.2 MB of three-byte characters in 400,000 UTF-16 units', () => ({ body: '€'.repeat(400_000) }), 'answer_too_large'],
     ['a BigInt', () => ({ body: { n: 10n } }), 'answer_invalid'],
     ['a cycle', () => { const a: any = {}; a.self = a; return { body: a } }, 'answer_too_deep'],
     ['a non-string header', () => ({ headers: { 'x-n': 1 as any } }), 'answer_invalid'],

@@ -43,7 +43,8 @@ export function relayedAnswer (result: ForwardResult, relay: 'destination' | 'ps
   } catch {
     throw unsendable(psp, 'answer_invalid')
   }
-  if (Buffer.byteLength(json) > MAX_ANSWER_BYTES) throw unsendable(psp, 'answer_too_large')
+  // UTF-8 takes at most three bytes per UTF-16 unit: most answers are measured without encoding them.
+  if (json.length > MAX_ANSWER_BYTES / 3 && Buffer.byteLength(json) > MAX_ANSWER_BYTES) throw unsendable(psp, 'answer_too_large')
   return { answer, json }
 }
 
