@@ -38,6 +38,14 @@ if (values.help === true) {
   console.log(USAGE)
   process.exit(0)
 }
+for (const tool of ['valgrind', 'callgrind_annotate']) {
+  try {
+    execFileSync(tool, ['--version'], { stdio: 'ignore' })
+  } catch {
+    console.error(`${tool} not found: install it with  apt-get install -y valgrind`)
+    process.exit(1)
+  }
+}
 const measured = count('requests', values.requests, 2000)
 const warmup = count('warmup', values.warmup, 4000)
 const connections = count('connections', values.connections, 1)

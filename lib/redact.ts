@@ -27,9 +27,11 @@ export function luhn (digits: string): boolean {
 
 /**
  * Masks every card number in `text`: a run of 13 to 19 digits, whole digit groups joined by
- * single spaces or dashes, that passes the Luhn check. All its digits but the last four become
- * `*`; separators stay. Digits glued to letters count (`card4242…`); a run of more than 19
- * digits without a separator is no card number and stays.
+ * single spaces or dashes, that passes the Luhn check. Groups that such runs cover, overlapping
+ * or side by side, are masked together: all their digits but the last four become `*`;
+ * separators stay. So a card number is masked whole even when a shorter run inside it passes the
+ * check by chance. Digits glued to letters count (`card4242…`); a run of more than 19 digits
+ * without a separator is no card number and stays.
  */
 export function maskPans (text: string): string {
   // Only a chain of 13 digits or more can hold a card number: dates, sizes and ids skip the replace.
@@ -40,17 +42,26 @@ export function maskPans (text: string): string {
 function maskChain (chain: string): string {
   if (chain.length < 13) return chain
   const groups = chain.split(/([ -])/)
-  // groups: digits at even indexes, separators at odd ones.
+  // groups: digits at even indexes, separators at odd ones. covered[i]: group i lies in a Luhn-valid run.
+  const covered: boolean[] = []
+  let found = false
   for (let start = 0; start < groups.length; start += 2) {
     let digits = ''
     for (let end = start; end < groups.length && digits.length < 19; end += 2) {
       digits += groups[end]
       if (digits.length >= 13 && digits.length <= 19 && luhn(digits)) {
-        maskGroups(groups, start, end)
-        start = end
-        break
+        for (let i = start; i <= end; i += 2) covered[i] = true
+        found = true
       }
     }
+  }
+  if (!found) return chain
+  for (let end = groups.length - 1; end >= 0; end -= 2) {
+    if (covered[end] !== true) continue
+    let start = end
+    while (start >= 2 && covered[start - 2] === true) start -= 2
+    maskGroups(groups, start, end)
+    end = start
   }
   return groups.join('')
 }

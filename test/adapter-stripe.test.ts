@@ -96,6 +96,18 @@ t.test("the form is written byte for byte as URLSearchParams writes it, whatever
   t.same([sent.line1, sent.city], [line1, city], 'and the values arrive exact')
 })
 
+t.test('a vault value that is not a string (a numeric postal code) goes out as its JSON, not a failure', async t => {
+  const capture = await captureServer(t)
+  const adapter = stripe({ apiKey: 'sk_test_encoding', baseUrl: capture.url })
+  t.teardown(() => adapter.close?.())
+  const dest = destination()
+  adapter.prepareDestination?.(dest)
+  await adapter.forward({ correlationId: CORRELATION_ID, record: { ...record, billingAddress: { ...record.billingAddress, postalCode: 78701 as unknown as string } }, destination: dest, idempotencyKey: 'idem-num' })
+  const { raw, params } = capture.captured[0]
+  t.equal(raw, new URLSearchParams(params).toString())
+  t.equal(JSON.parse(Object.fromEntries(params)['request[body]']).billing_address.postal_code, 78701)
+})
+
 t.test('replacements follow the template: only the card tokens it uses', async t => {
   const capture = await captureServer(t)
   const adapter = stripe({ apiKey: 'rk_live_restricted', baseUrl: capture.url })

@@ -4,6 +4,7 @@
 // response envelope { transaction: { succeeded, response: { status, headers: "CRLF string", body } } }.
 import t from 'tap'
 import Fastify from 'fastify'
+import { Agent } from 'undici'
 import {
   PspError, createPspClient, billingValue, forwardResult, isCardToken, isDestinationAnswer, renderTemplate,
   type CanonicalToken, type ForwardInput, type ForwardResult, type PspAdapter
@@ -99,4 +100,30 @@ t.test('a custom adapter plugs in: the card reaches the destination, the answer 
   const failed = await ok.post({ ...validBody, partnerPaymentReference: 'ORDER_X', customerIdentifiers: undefined })
   t.equal(failed.statusCode, 502)
   t.equal(failed.json.message, 'acme forward failed: invalid_token')
+})
+
+t.test('createPspClient sends a path as the URL parser writes it, through any dispatcher that has dispatch()', async t => {
+  const seen: string[] = []
+  const app = Fastify()
+  app.all('*', async request => {
+    seen.push(request.raw.url as string)
+    return { ok: true }
+  })
+  const server = await listen(app)
+  t.teardown(() => server.close())
+  const client = createPspClient({ psp: 'acme', baseUrl: server.url })
+  t.teardown(() => client.close())
+  const paths = ['/v1/forwarding/requests?created%5Bgte%5D=1&limit=100', '/a b/é/./x/../c?q=1 2&r="x"#fragment', '/v1/payment_methods/pm_card_visa']
+  for (const path of paths) t.equal((await client.get(path, { headers: {} })).statusCode, 200, path)
+  const parsed = (path: string) => { const url = new URL(server.url + path); return url.pathname + url.search }
+  t.same(seen, paths.map(parsed), 'percent-encoded and dot segments resolved as undici\'s top-level request() did; plain paths as given')
+  t.same(seen.slice(0, 1), paths.slice(0, 1))
+
+  // A partner's dispatcher is driven through dispatch() alone, as undici's request() drives it.
+  const agent = new Agent()
+  t.teardown(() => agent.close())
+  const dispatchOnly = { dispatch: agent.dispatch.bind(agent) }
+  const viaPartner = createPspClient({ psp: 'acme', baseUrl: server.url, dispatcher: dispatchOnly as unknown as Agent })
+  t.equal((await viaPartner.post('/deliver', { headers: { 'content-type': 'application/json' }, body: '{}' })).statusCode, 200)
+  t.equal(seen.at(-1), '/deliver')
 })

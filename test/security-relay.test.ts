@@ -43,8 +43,11 @@ t.test('maskPans: every Luhn-valid run of 13 to 19 digits, grouped or not, keeps
     ['20 digits 42424242424242424242', '20 digits 42424242424242424242'],
     ['12 digits 424242424242, a date 2024-01-15, an id 1234', '12 digits 424242424242, a date 2024-01-15, an id 1234'],
     ['two: 5555555555554444 and 4000056655665556', 'two: ************4444 and ************5556'],
-    ['in groups of three or fewer: 424 242 424 242 424 2', 'in groups of three or fewer: *** *** *** **2 424 2'],
-    ['dashed pairs 42-42-42-42-42-42-42-42 end', 'dashed pairs **-**-**-**-**-42-42-42 end']
+    // 424242424242424 (15 digits) passes the check too: the whole number is still masked, not that run.
+    ['in groups of three or fewer: 424 242 424 242 424 2', 'in groups of three or fewer: *** *** *** *** 424 2'],
+    ['dashed pairs 42-42-42-42-42-42-42-42 end', 'dashed pairs **-**-**-**-**-**-42-42 end'],
+    // 18 4242 4242 4242 (14 digits) passes too: masked as one with the card number after it, not alone.
+    ['overlapping runs: 18 4242 4242 4242 4242', 'overlapping runs: ** **** **** **** 4242']
   ]
   for (const [text, masked] of cases) t.equal(maskPans(text), masked, text)
   t.equal(maskPans('6011000990139424'), '************9424', '(the 19-digit case above fails Luhn; its 16-digit prefix does not)')

@@ -1,4 +1,4 @@
-import { Agent, type Dispatcher } from 'undici'
+import { Agent, Dispatcher } from 'undici'
 import type { CircuitBreakerOptions, PspAbortSignal, PspClient, PspClientOptions, PspRequest, PspResponse, PspTimeouts, PspTransportOptions } from '../../types/index.ts'
 import { PspError, PspTimeoutError, PspUnavailableError, tagFailure, type Failure, type PspOutcome } from '../errors.ts'
 import { checkInteger, httpsUrl, isObject } from '../checks.ts'
@@ -60,6 +60,20 @@ function checkTransport (options: PspClientOptions): URL {
   return base
 }
 
+const requestVia = Dispatcher.prototype.request as (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData<unknown>>
+/** Paths the WHATWG URL parser leaves as they are: no dot segment, nothing it would percent-encode. */
+const PLAIN_PATH = /^(?:\/[\w%~-]*)+(?:\?[\w.%~&=+,:@/-]*)?$/
+
+/**
+ * The path as undici's top-level request() sent it: through the URL parser (percent-encoded,
+ * dot segments resolved). The built-in adapters' paths are plain and skip it.
+ */
+function originForm (path: string): string {
+  if (PLAIN_PATH.test(path)) return path
+  const url = new URL('http://host' + path)
+  return url.pathname + url.search
+}
+
 /** One undici dispatcher per adapter, with explicit timeouts and a circuit breaker; PSP faults become 502/503/504 errors. */
 export function createPspClient (options: PspClientOptions): PspClient {
   const base = checkTransport(options)
@@ -102,11 +116,11 @@ export function createPspClient (options: PspClientOptions): PspClient {
     const started = performance.now()
     let res: Dispatcher.ResponseData<unknown>
     try {
-      // The dispatcher's own request(): undici's top-level request() would parse origin and path
-      // back out of a URL string on every call.
-      res = await dispatcher.request({
+      // undici's request API called as its top-level request() calls it, without parsing origin
+      // and path back out of a URL string on every call (and a dispatcher needs only dispatch()).
+      res = await requestVia.call(dispatcher, {
         origin,
-        path: basePath + path,
+        path: originForm(basePath + path),
         method,
         headers: req.headers,
         body: req.body,

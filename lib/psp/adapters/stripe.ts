@@ -63,7 +63,8 @@ function formValue (value: string): string {
  * fields) is its own JSON string content and its own form encoding but for spaces: neither call needed.
  */
 function formJsonString (text: string): string {
-  return FORM_PLAIN.test(text) ? `%22${text.replaceAll(' ', '+')}%22` : formValue(JSON.stringify(text))
+  // A vault record is the partner's data: a number (a numeric postal code) goes out as JSON gives it.
+  return typeof text === 'string' && FORM_PLAIN.test(text) ? `%22${text.replaceAll(' ', '+')}%22` : formValue(JSON.stringify(text))
 }
 const FORM_PLAIN = /^[\w .*-]*$/
 /** What encodeURIComponent leaves as it is and the urlencoded serializer does not. */
