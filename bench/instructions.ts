@@ -38,9 +38,9 @@ if (values.help === true) {
   console.log(USAGE)
   process.exit(0)
 }
-for (const tool of ['valgrind', 'callgrind_annotate']) {
+for (const tool of ['valgrind', 'callgrind_control', 'callgrind_annotate']) {
   try {
-    execFileSync(tool, ['--version'], { stdio: 'ignore' })
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' })
   } catch {
     console.error(`${tool} not found: install it with  apt-get install -y valgrind`)
     process.exit(1)

@@ -13,11 +13,8 @@ const REALM = 'rokt-card-forwarding'
 /** RFC 6750 §2.1: the scheme, one space, one b64token. */
 const BEARER_SCHEME = /^Bearer(?:\s|$)/i
 const BEARER = /^Bearer ([\w~+/.-]+=*)$/i
-/**
- * That header with a JWT's shape as its token (RFC 7519 §3: three base64url parts), in one scan.
- * The scheme's case spelt out: with the i flag every character of the token is case-folded too.
- */
-const BEARER_JWT = /^[Bb][Ee][Aa][Rr][Ee][Rr] [\w-]+\.[\w-]+\.[\w-]+$/
+/** That header with a JWT's shape as its token (RFC 7519 §3: three base64url parts), in one scan. */
+const BEARER_JWT = /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/i
 
 export interface TokenClaims {
   iss: string
