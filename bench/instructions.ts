@@ -10,7 +10,7 @@ import { Agent, request } from 'undici'
 import { generateTestKeys } from '../lib/sandbox/tokens.ts'
 import { byCategory, categoryOf, differences, functionCosts, GC } from './callgrind.ts'
 import { startChild, type BenchChild } from './processes.ts'
-import { AUDIENCE, CONFIG_ENV, ISSUER, PACKAGE_ENV, REQUEST_BODIES, ROUTE, SCOPE, type ServerConfig } from './shared.ts'
+import { AUDIENCE, backendConfig, CONFIG_ENV, ISSUER, PACKAGE_ENV, REQUEST_BODIES, ROUTE, SCOPE, type ServerConfig } from './shared.ts'
 
 /**
  * `npm run bench:instructions`: the instructions each server executes per request, counted by
@@ -105,10 +105,7 @@ interface Counted { perRequest: number, gc: number, functions: Map<string, numbe
 
 async function countServer (server: Server, backend: BenchChild): Promise<Counted> {
   const config: ServerConfig = {
-    simUrl: backend.info.simUrl,
-    destinationUrl: backend.info.destinationUrl,
-    stripeApiKey: backend.info.stripeApiKey,
-    stripeForm: backend.info.stripeForm,
+    ...backendConfig(backend.info),
     publicKey: keys.publicKey,
     allowedIps: ['127.0.0.1'],
     underValgrind: true

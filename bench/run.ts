@@ -9,7 +9,7 @@ import { generateTestKeys, type TestKeyPair } from '../lib/sandbox/tokens.ts'
 import { runLoad, summariseLatencies, type LoadOptions, type LoadRun } from './load.ts'
 import { startChild, type BenchChild } from './processes.ts'
 import { summariseProfile, type ClockWindow, type ProfileSummary } from './profile.ts'
-import { AUDIENCE, CONFIG_ENV, ISSUER, PACKAGE_ENV, REQUEST_BODIES, ROUTE, SCOPE, type ServerConfig } from './shared.ts'
+import { AUDIENCE, backendConfig, CONFIG_ENV, ISSUER, PACKAGE_ENV, REQUEST_BODIES, ROUTE, SCOPE, type ServerConfig } from './shared.ts'
 
 /**
  * `npm run bench`. This process generates the load (autocannon); each workload's server under
@@ -179,10 +179,7 @@ function tokens (w: Workload, count: number): string[] {
 /** Starts the workload's server, checks one request, warms it up. */
 async function start (w: Workload, backend: BenchChild): Promise<Subject> {
   const config: ServerConfig = {
-    simUrl: backend.info.simUrl,
-    destinationUrl: backend.info.destinationUrl,
-    stripeApiKey: backend.info.stripeApiKey,
-    stripeForm: backend.info.stripeForm,
+    ...backendConfig(backend.info),
     publicKey: keys[w.alg].publicKey,
     allowedIps: w.allowedIps ?? ALLOW_LOOPBACK,
     ...(w.logged === true ? { logFile: join(LOG_DIR, `${w.name}.log`) } : {})

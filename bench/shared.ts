@@ -55,6 +55,11 @@ export interface ServerConfig {
   underValgrind?: boolean
 }
 
+/** The part of a server's config that comes from the backend's announcement (its URLs, key and captured form). */
+export function backendConfig (info: Record<string, any>): Pick<ServerConfig, 'simUrl' | 'destinationUrl' | 'stripeApiKey' | 'stripeForm'> {
+  return { simUrl: info.simUrl, destinationUrl: info.destinationUrl, stripeApiKey: info.stripeApiKey, stripeForm: info.stripeForm }
+}
+
 /** The host's Fastify logger for a server under test: pino at info writing to the file, or none. */
 export function hostLogger (logFile: string | undefined): { logger: false } | { logger: { level: 'info', file: string } } {
   return logFile === undefined ? { logger: false } : { logger: { level: 'info', file: logFile } }
