@@ -14,17 +14,6 @@ const EMAIL = /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is matched
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g
 
-/** ISO/IEC 7812 check digit (the Luhn formula) over a string of digits. */
-export function luhn (digits: string): boolean {
-  let sum = 0
-  for (let i = 0; i < digits.length; i++) {
-    let d = digits.charCodeAt(digits.length - 1 - i) - 48
-    if (i % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2
-    sum += d
-  }
-  return sum % 10 === 0
-}
-
 /**
  * Masks every card number in `text`: a run of 13 to 19 digits, whole digit groups joined by
  * single spaces or dashes, that passes the Luhn check. Groups that such runs cover, overlapping
@@ -42,24 +31,38 @@ export function maskPans (text: string): string {
 function maskChain (chain: string): string {
   if (chain.length < 13) return chain
   const groups = chain.split(/([ -])/)
-  // groups: digits at even indexes, separators at odd ones. covered[i]: group i lies in a Luhn-valid run.
-  const covered: boolean[] = []
-  let found = false
+  // groups: digits at even indexes, separators at odd ones. covered[i] = 1: group i lies in a Luhn-valid run.
+  const covered = new Uint8Array(groups.length)
+  // The last index marked so far: runs are found in order of their start, so each index is marked once.
+  let reach = -1
   for (let start = 0; start < groups.length; start += 2) {
-    let digits = ''
-    for (let end = start; end < groups.length && digits.length < 19; end += 2) {
-      digits += groups[end]
-      if (digits.length >= 13 && digits.length <= 19 && luhn(digits)) {
-        for (let i = start; i <= end; i += 2) covered[i] = true
-        found = true
+    // The Luhn sum kept as digits are added, by the parity of each digit's place from the left,
+    // plain and doubled: which of them is doubled depends on the run's length (ISO/IEC 7812-1).
+    let even = 0
+    let odd = 0
+    let evenDoubled = 0
+    let oddDoubled = 0
+    let length = 0
+    for (let end = start; end < groups.length && length < 19; end += 2) {
+      const group = groups[end]
+      for (let k = 0; k < group.length; k++) {
+        if (length === 19) { length = 20; break }
+        const d = group.charCodeAt(k) - 48
+        const doubled = d > 4 ? d * 2 - 9 : d * 2
+        if (length % 2 === 0) { even += d; evenDoubled += doubled } else { odd += d; oddDoubled += doubled }
+        length++
+      }
+      if (end > reach && length >= 13 && length <= 19 && (length % 2 === 1 ? even + oddDoubled : evenDoubled + odd) % 10 === 0) {
+        covered.fill(1, Math.max(start, reach + 1), end + 1)
+        reach = end
       }
     }
   }
-  if (!found) return chain
+  if (reach < 0) return chain
   for (let end = groups.length - 1; end >= 0; end -= 2) {
-    if (covered[end] !== true) continue
+    if (covered[end] === 0) continue
     let start = end
-    while (start >= 2 && covered[start - 2] === true) start -= 2
+    while (start >= 2 && covered[start - 2] === 1) start -= 2
     maskGroups(groups, start, end)
     end = start
   }

@@ -113,11 +113,14 @@ t.test('createPspClient sends a path as the URL parser writes it, through any di
   t.teardown(() => server.close())
   const client = createPspClient({ psp: 'acme', baseUrl: server.url })
   t.teardown(() => client.close())
-  const paths = ['/v1/forwarding/requests?created%5Bgte%5D=1&limit=100', '/a b/é/./x/../c?q=1 2&r="x"#fragment', '/v1/payment_methods/pm_card_visa']
+  const paths = ['/v1/forwarding/requests?created%5Bgte%5D=1&limit=100', '/a b/é/./x/../c?q=1 2&r="x"#fragment', '/v1/payment_methods/pm_card_visa', '/v1/x/%2e%2E/y/.%2e/z', '/empty-query?']
   for (const path of paths) t.equal((await client.get(path, { headers: {} })).statusCode, 200, path)
   const parsed = (path: string) => { const url = new URL(server.url + path); return url.pathname + url.search }
   t.same(seen, paths.map(parsed), 'percent-encoded and dot segments resolved as undici\'s top-level request() did; plain paths as given')
-  t.same(seen.slice(0, 1), paths.slice(0, 1))
+  t.same([seen[0], seen[2]], [paths[0], paths[2]], 'the built-in adapters\' kind of path goes out as written')
+  t.same(seen.slice(3), ['/v1/z', '/empty-query'], 'encoded dot segments resolved, an empty query dropped')
+  t.equal((await client.get('no-slash?x=1', { headers: {} })).statusCode, 200)
+  t.equal(seen.at(-1), '/no-slash?x=1', 'a path without its leading slash gets one')
 
   // A partner's dispatcher is driven through dispatch() alone, as undici's request() drives it.
   const agent = new Agent()

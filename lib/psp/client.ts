@@ -61,16 +61,20 @@ function checkTransport (options: PspClientOptions): URL {
 }
 
 const requestVia = Dispatcher.prototype.request as (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData<unknown>>
-/** Paths the WHATWG URL parser leaves as they are: no dot segment, nothing it would percent-encode. */
-const PLAIN_PATH = /^(?:\/[\w%~-]*)+(?:\?[\w.%~&=+,:@/-]*)?$/
+/**
+ * Paths the WHATWG URL parser leaves as they are: segments without dots or percent signs (so no
+ * dot segment, %2e included), a query without anything it would percent-encode, no empty `?`.
+ */
+const PLAIN_PATH = /^(?:\/[\w~-]*)+(?:\?[\w.%~&=+,:@/-]+)?$/
 
 /**
  * The path as undici's top-level request() sent it: through the URL parser (percent-encoded,
- * dot segments resolved). The built-in adapters' paths are plain and skip it.
+ * dot segments resolved), with the leading slash it adds. The built-in adapters' paths are plain
+ * and skip it.
  */
 function originForm (path: string): string {
   if (PLAIN_PATH.test(path)) return path
-  const url = new URL('http://host' + path)
+  const url = new URL('http://host' + (path.startsWith('/') ? '' : '/') + path)
   return url.pathname + url.search
 }
 

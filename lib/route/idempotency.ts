@@ -56,17 +56,20 @@ const STORE_CALL_LIMIT_MS = 5000
  */
 async function guard<T> (operation: StoreOperation, call: () => Promise<T>, limited: boolean): Promise<T> {
   let timer: NodeJS.Timeout | undefined
+  let result: T
   try {
     // A store that throws instead of rejecting is treated alike.
-    if (!limited) return await call()
-    return await Promise.race([call(), new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(storeUnavailable(operation, undefined, 'call_limit')), STORE_CALL_LIMIT_MS)
-    })])
+    result = !limited
+      ? await call()
+      : await Promise.race([call(), new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(storeUnavailable(operation, undefined, 'call_limit')), STORE_CALL_LIMIT_MS)
+      })])
   } catch (err) {
     throw storeUnavailable(operation, err)
   } finally {
     clearTimeout(timer)
   }
+  return result
 }
 
 /** What `begin` answered, checked: anything else is the store answering garbage (503). */

@@ -62,7 +62,7 @@ function formValue (value: string): string {
  * formValue(JSON.stringify(text)). A text of ASCII letters, digits, spaces and `_.*-` (most address
  * fields) is its own JSON string content and its own form encoding but for spaces: neither call needed.
  */
-function formJsonString (text: string): string {
+function formJsonString (text: unknown): string {
   // A vault record is the partner's data: a number (a numeric postal code) goes out as JSON gives it.
   return typeof text === 'string' && FORM_PLAIN.test(text) ? `%22${text.replaceAll(' ', '+')}%22` : formValue(JSON.stringify(text))
 }
