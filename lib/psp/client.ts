@@ -5,7 +5,8 @@ import { checkInteger, httpsUrl, isObject } from '../checks.ts'
 import { AbortSource } from './abort-source.ts'
 import { createCircuitBreaker, NO_CIRCUIT_BREAKER } from './circuit-breaker.ts'
 
-// undici's request API never follows redirects (no redirect interceptor is composed), so a PSP cannot bounce us elsewhere (ASVS 15.3.2).
+// undici's request API never follows redirects (no redirect interceptor is composed), so a PSP
+// cannot bounce us elsewhere (ASVS 15.3.2).
 const TRANSPORT: Record<string, [reason: string, outcome: PspOutcome]> = {
   ECONNREFUSED: ['connection_refused', 'not_sent'],
   ENOTFOUND: ['dns_failed', 'not_sent'],
