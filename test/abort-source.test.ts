@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { Agent, type Dispatcher } from 'undici'
 import { stripe, type ForwardInput, type PspAdapter } from '../index.ts'
 import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/index.ts'
-import { abortHandleOf, AbortSource } from '../lib/psp/abort-source.ts'
+import { abortHandleOf, AbortSource, withSource } from '../lib/psp/abort-source.ts'
 import { startDeadline } from '../lib/route/deadline.ts'
 import { buildHarness, validBody } from './helpers/harness.ts'
 import { startFaultyPsp, VAULTED_WITH_BILLING } from './helpers/faulty-psp.ts'
@@ -151,4 +151,43 @@ t.test('a resolver may assign its context\'s signal like a plain property', asyn
   const res = await h.post(validBody)
   t.equal(res.statusCode, 200)
   t.ok(assigned instanceof AbortSignal, 'the assignment held')
+})
+
+t.test('withSource: an own, enumerable signal made on first read, the same for an object that inherits from the target', async t => {
+  const source = new AbortSource()
+  const target = withSource({ id: 1 }, source)
+  t.same(Object.keys(target), ['id', 'signal'])
+  t.equal(Object.create(target).signal, source.signal)
+  t.equal(target.signal, source.signal)
+  t.equal({ ...target }.signal, source.signal, 'a copy by spread reads it')
+  t.equal(Reflect.get(target, 'signal', {}), undefined, 'read for an object the route did not make: none')
+})
+
+t.test('the objects the route gives partner code share one signal accessor, and the deadline has no getter', async t => {
+  // A getter written in an object literal is a new closure per request, which V8 keeps alive with
+  // all it reaches until a full GC (BENCHMARKS.md, "Young-generation GC").
+  const psp = await answeringStripe(t)
+  const inner = stripe({ apiKey: STRIPE_SANDBOX_API_KEY, baseUrl: psp.url, circuitBreaker: false })
+  const accessors: Array<PropertyDescriptor | undefined> = []
+  const h = await buildHarness(t, {
+    plugin: {
+      psps: {
+        psp: wrapping(inner, async input => {
+          accessors.push(Object.getOwnPropertyDescriptor(input, 'signal'))
+          return await inner.forward(input)
+        })
+      },
+      resolvePaymentMethod: async (_body, _request, context) => {
+        accessors.push(Object.getOwnPropertyDescriptor(context, 'signal'))
+        return { ...VAULTED_WITH_BILLING, psp: 'psp' }
+      }
+    }
+  })
+  t.equal((await h.post(validBody)).statusCode, 200)
+  t.equal((await h.post(validBody)).statusCode, 200)
+  t.equal(accessors.length, 4)
+  t.ok(accessors.every(a => typeof a?.get === 'function' && a.get === accessors[0]?.get && a.set === accessors[0]?.set && a.enumerable === true))
+  const deadline = startDeadline(60_000)
+  t.teardown(() => deadline.clear())
+  t.match(Object.getOwnPropertyDescriptor(deadline, 'expired'), { value: false, get: undefined })
 })

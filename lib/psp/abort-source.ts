@@ -34,18 +34,38 @@ export class AbortSource extends EventEmitter {
 /** The inputs the route made, each with its forward's source: a copy or a replaced `signal` is the caller's own. */
 const sources = new WeakMap<object, AbortSource>()
 
-/** Marks an input the route made: while its `signal` is not replaced, the built-in adapters give undici `source` itself. */
-export function withSource<T extends object> (input: T, source: AbortSource): T {
-  sources.set(input, source)
-  return input
+/**
+ * `signal` as an own, enumerable accessor (a copy by spread still reads it), one getter and setter
+ * for every object the route makes. An accessor written in an object literal is a new closure per
+ * object, and V8 keeps what such a closure reaches alive through every young-generation GC until
+ * the next full one: the request's whole working set, promoted to the old generation
+ * (BENCHMARKS.md, "Young-generation GC").
+ */
+const SIGNAL: PropertyDescriptor = {
+  get (this: object): AbortSignal | undefined {
+    // `this` is the object the route made, or one that inherits from it.
+    for (let o: object | null = this; o !== null; o = Object.getPrototypeOf(o)) {
+      const source = sources.get(o)
+      if (source !== undefined) return source.signal
+    }
+    return undefined
+  },
+  set (this: object, value: unknown) { replaceSignal(this, value) },
+  enumerable: true,
+  configurable: true
 }
 
 /**
- * What assigning a route-made `signal` accessor does: the property becomes a plain one holding
- * `value`, and the built-in adapters use it. (An accessor in the object literal itself, not one
- * added by defineProperty: that costs twice as much, and a copy by spread still reads it.)
+ * Gives an object the route made its forward's `signal`, made from `source` on first read. While
+ * that `signal` is not replaced, the built-in adapters give undici `source` itself.
  */
-export function replaceSignal (target: object, value: unknown): void {
+export function withSource<T extends object> (target: T, source: AbortSource): T & { signal: AbortSignal } {
+  sources.set(target, source)
+  return Object.defineProperty(target, 'signal', SIGNAL) as T & { signal: AbortSignal }
+}
+
+/** What assigning that `signal` does: the property becomes a plain one holding `value`, and the built-in adapters use it. */
+function replaceSignal (target: object, value: unknown): void {
   sources.delete(target)
   Object.defineProperty(target, 'signal', { value, writable: true, enumerable: true, configurable: true })
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { AbortSource } from './abort-source.ts'
 import { isRetryableBeforeSend } from './client.ts'
 
 export interface RetryOptions {
@@ -6,8 +7,8 @@ export interface RetryOptions {
   retries: number
   /** The first pause, doubled each time, with jitter, ms. */
   baseDelayMs: number
-  /** Stops the retries (the app is closing). */
-  signal: AbortSignal
+  /** Stops the retries (the app is closing); its AbortSignal is made only for a pause. */
+  source: AbortSource
 }
 
 /**
@@ -21,7 +22,7 @@ export async function retryBeforeSend<T> (attempt: () => Promise<T>, options: Re
     } catch (err) {
       if (i >= options.retries || !isRetryableBeforeSend(err)) throw err
       const pause = options.baseDelayMs * 2 ** i * (0.5 + Math.random() / 2)
-      await sleep(pause, undefined, { signal: options.signal }).catch(() => { throw err })
+      await sleep(pause, undefined, { signal: options.source.signal }).catch(() => { throw err })
     }
   }
 }

@@ -31,19 +31,19 @@ const SETTLE_MS = 100
 export function startDeadline (ms: number): Deadline {
   // One abort source per forward, which shutdown aborts too (no AbortSignal.any per request), and a
   // timer of our own rather than AbortSignal.timeout: it is cleared when the forward ends, so no
-  // timer outlives its request by the whole deadline.
+  // timer outlives its request by the whole deadline. `expired` is a plain property, not a getter:
+  // see SIGNAL in lib/psp/abort-source.ts.
   const source = new AbortSource()
-  let expired = false
   /** The running stage's cut-off, started when the deadline passes. */
   let cut: (() => void) | null = null
   const timer = setTimeout(() => {
-    expired = true
+    deadline.expired = true
     cut?.()
     source.abort(new DOMException('The forward deadline passed', 'TimeoutError'))
   }, ms)
-  return {
+  const deadline: { -readonly [K in keyof Deadline]: Deadline[K] } = {
     source,
-    get expired () { return expired },
+    expired: false,
     abort: reason => source.abort(reason),
     clear: () => clearTimeout(timer),
     async run (work, late) {
@@ -63,6 +63,7 @@ export function startDeadline (ms: number): Deadline {
       }
     }
   }
+  return deadline
 }
 
 /** The resolver did not answer by the deadline: nothing was sent to a PSP, so a plain failure. */

@@ -5,7 +5,7 @@ import { InternalError, isForwardFailure, PaymentMethodNotFoundError, PspError, 
 import { errorForLog } from '../logging.ts'
 import type { ResolvedOptions } from '../options/index.ts'
 import { createDelivery, type Deliver } from '../partner-callback.ts'
-import { replaceSignal, withSource } from '../psp/abort-source.ts'
+import { withSource } from '../psp/abort-source.ts'
 import { retryBeforeSend } from '../psp/retry.ts'
 import { relayedAnswer, type SendableAnswer } from './answer.ts'
 import { correlationIdOf } from './correlation.ts'
@@ -63,15 +63,8 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
       const retries = entry.pspKey === undefined ? 0 : retry.retries
       // Each reads the AbortSignal only if it needs one (an adapter of the partner's, a retry's pause): see lib/psp/abort-source.ts.
       const { answer, json } = await callPsp(request, facts, adapter, deadline, () => retryBeforeSend(
-        () => adapter.forward(withSource({
-          record,
-          destination,
-          idempotencyKey: entry.pspKey,
-          correlationId,
-          get signal () { return deadline.source.signal },
-          set signal (value: AbortSignal) { replaceSignal(this, value) }
-        }, deadline.source)),
-        { retries, baseDelayMs: retry.baseDelayMs, get signal () { return deadline.source.signal } }))
+        () => adapter.forward(withSource({ record, destination, idempotencyKey: entry.pspKey, correlationId }, deadline.source)),
+        { retries, baseDelayMs: retry.baseDelayMs, source: deadline.source }))
       if (auditing) audit(request, 'forward_ok', { ...facts, statusCode: 200 })
       const kept = await entry.succeed({ statusCode: 200, body: answer })
         .catch(err => request.log.error({ error: errorForLog(err) }, 'card-forwarding: could not store the idempotent response'))
@@ -93,7 +86,7 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
    */
   async function lookUp (request: Request, deadline: Deadline): Promise<{ adapter: PspAdapter<any>, record: VaultedPaymentMethodBase & Record<string, unknown> }> {
     // The resolver's signal is made only if it reads it.
-    const context = { get signal () { return deadline.source.signal }, set signal (value: AbortSignal) { replaceSignal(this, value) } }
+    const context = withSource({}, deadline.source)
     let record: VaultedPaymentMethodBase | null | undefined
     try {
       record = await deadline.run(async () => await resolvePaymentMethod(request.body, request, context), vaultTimeout)
