@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fastifyJwt from '@fastify/jwt'
-import type { Algorithm } from 'fast-jwt'
+import { createVerifier, type Algorithm } from 'fast-jwt'
 import { AuthUnavailableError, InsufficientScopeError, tagFailure, UnauthorizedError, type Failure } from '../errors.ts'
 import type { AuthOptions, AuthPreset } from '../../types/index.ts'
 import { createJwksKeySource, UnknownKeyError } from './jwks.ts'
@@ -90,6 +90,18 @@ export async function registerAuth (fastify: FastifyInstance, resolved: AuthSett
     Object.defineProperty(fastify, 'jwt', { value: Object.create(null), writable: true, configurable: true })
     fastify.decorateRequest(CLAIMS, null)
   }
+  const verify = {
+    algorithms: algorithms as Algorithm[],
+    allowedIss: auth.issuer,
+    ...(audienceClaim === 'aud' ? { allowedAud: audience } : {}),
+    requiredClaims: [...new Set(['iss', 'exp', 'iat', audienceClaim, ...conventions.requiredClaims, ...Object.keys(requiredClaimValues)])],
+    clockTolerance: leewayMs,
+    maxAge,
+    // fast-jwt's LRU of verified tokens, keyed by its own hash of the token (never a custom
+    // cacheKeyBuilder: GHSA-rp9m-7r4c-75qg); an entry lives no longer than the token's exp or max age.
+    ...(tokenCacheSize > 0 ? { cache: tokenCacheSize } : {}),
+    ...(conventions.typ !== null ? { checkTyp: conventions.typ } : {})
+  }
   await fastify.register(fastifyJwt, {
     secret: secret as string,
     namespace: NAMESPACE,
@@ -100,21 +112,12 @@ export async function registerAuth (fastify: FastifyInstance, resolved: AuthSett
     decode: { complete: true },
     // fast-jwt's own message (it names a failing claim, never its value) for refusalReason; never sent.
     messages: { authorizationTokenInvalid: (err: Error) => err.message },
-    verify: {
-      algorithms: algorithms as Algorithm[],
-      allowedIss: auth.issuer,
-      ...(audienceClaim === 'aud' ? { allowedAud: audience } : {}),
-      requiredClaims: [...new Set(['iss', 'exp', 'iat', audienceClaim, ...conventions.requiredClaims, ...Object.keys(requiredClaimValues)])],
-      clockTolerance: leewayMs,
-      maxAge,
-      // fast-jwt's LRU of verified tokens, keyed by its own hash of the token (never a custom
-      // cacheKeyBuilder: GHSA-rp9m-7r4c-75qg); an entry lives no longer than the token's exp or max age.
-      ...(tokenCacheSize > 0 ? { cache: tokenCacheSize } : {}),
-      ...(conventions.typ !== null ? { checkTyp: conventions.typ } : {})
-    }
+    verify
   })
-
-  const jwt = (fastify as unknown as { jwt: Record<string, { verify: (token: string) => TokenClaims }> }).jwt[NAMESPACE]
+  // A key known at registration: fast-jwt's verifier with the options @fastify/jwt gives it (maxAge
+  // in milliseconds, the key), made once and called directly; @fastify/jwt's verify() copies its
+  // options twice on every call.
+  const verifyStatic = staticKey ? createVerifier({ ...verify, maxAge: maxAge * 1000, key: (auth.secret ?? auth.publicKey) as string }) as (token: string) => TokenClaims : null
   const challenge = `Bearer realm="${REALM}"`
   const invalidRequest = `${challenge}, error="invalid_request"`
   const invalidToken = `${challenge}, error="invalid_token"`
@@ -129,7 +132,7 @@ export async function registerAuth (fastify: FastifyInstance, resolved: AuthSett
     }
     let claims: TokenClaims
     try {
-      claims = verifyWithoutStack(jwt, token)
+      claims = verifyWithoutStack(verifyStatic as (token: string) => TokenClaims, token)
     } catch (err) {
       throw refusal(err, token, reply)
     }
@@ -214,11 +217,11 @@ export async function registerAuth (fastify: FastifyInstance, resolved: AuthSett
  * refusal: a refusal is an expected answer, never logged as a fault, and the trace was a sixth of
  * a forged-token rejection's CPU. The call is synchronous, so nothing else runs while the limit is off.
  */
-function verifyWithoutStack (jwt: { verify: (token: string) => TokenClaims }, token: string): TokenClaims {
+function verifyWithoutStack (verify: (token: string) => TokenClaims, token: string): TokenClaims {
   const limit = Error.stackTraceLimit
   Error.stackTraceLimit = 0
   try {
-    return jwt.verify(token)
+    return verify(token)
   } finally {
     Error.stackTraceLimit = limit
   }
