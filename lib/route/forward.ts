@@ -66,7 +66,8 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
         () => adapter.forward(withSource({ record, destination, idempotencyKey: entry.pspKey, correlationId }, deadline.source)),
         { retries, baseDelayMs: retry.baseDelayMs, source: deadline.source }))
       if (auditing) audit(request, 'forward_ok', { ...facts, statusCode: 200 })
-      const kept = await entry.succeed({ statusCode: 200, body: answer })
+      // Only a forward with an Idempotency-Key keeps its answer for replays.
+      const kept = entry.pspKey === undefined || await entry.succeed({ statusCode: 200, body: answer })
         .catch(err => request.log.error({ error: errorForLog(err) }, 'card-forwarding: could not store the idempotent response'))
       if (kept === false) request.log.warn('card-forwarding: the idempotency store no longer held this claim (or would not keep the answer): a retry will not be replayed')
       // Serialised once, by relayedAnswer, into the response schema's shape.
@@ -89,7 +90,8 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
     const context = withSource({}, deadline.source)
     let record: VaultedPaymentMethodBase | null | undefined
     try {
-      record = await deadline.run(async () => await resolvePaymentMethod(request.body, request, context), vaultTimeout)
+      // run() is async: a resolver that throws rejects it like one that rejects.
+      record = await deadline.run(() => resolvePaymentMethod(request.body, request, context) as Promise<VaultedPaymentMethodBase | null>, vaultTimeout)
     } catch (err) {
       throw deadline.expired ? vaultTimeout() : partnerFault('resolver_error', err)
     }

@@ -38,7 +38,7 @@ export type IdempotencyEntry =
     /** Present only when the caller sent an Idempotency-Key. */
     pspKey: string | undefined
     /**
-     * Keep the response for retries with the same key. False when the store no longer held the
+     * Keep the response for retries with the same key (only when one was sent). False when the store no longer held the
      * claim (its lease lapsed) or would not keep the response: retries then find no replay.
      */
     succeed: (response: StoredResponse) => Promise<boolean>
@@ -124,10 +124,11 @@ export function createIdempotency ({ store, inProcess, ttlMs, leaseMs }: Idempot
       pspKey: key === undefined ? undefined : pspIdempotencyKey(actor, key, body),
       async succeed (response) {
         succeeded = true
-        return keyId === undefined || await guard('complete', () => store.complete(keyId, keyOwner, response, ttlMs), limited)
+        return await guard('complete', () => store.complete(keyId as string, keyOwner, response, ttlMs), limited)
       },
       async leave () {
-        await Promise.all([release(lockId, lockOwner), keyId !== undefined && !succeeded ? release(keyId, keyOwner) : undefined])
+        const unlocked = release(lockId, lockOwner)
+        await (keyId === undefined || succeeded ? unlocked : Promise.all([unlocked, release(keyId, keyOwner)]))
       }
     }
   }

@@ -56,10 +56,12 @@ export function registerShutdown (fastify: FastifyInstance, graceMs: number) {
     const done = work()
     inFlight.set(deadline, done)
     try {
-      return await done.finally(() => inFlight.delete(deadline))
+      return await done
     } catch (err) {
       if (!closingReasons.has(deadline.source.reason as object)) throw err
       throw shuttingDown((err as Failure).outcome === 'not_sent' ? 'not_sent' : 'unknown', err)
+    } finally {
+      inFlight.delete(deadline)
     }
   }
 
