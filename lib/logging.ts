@@ -1,8 +1,12 @@
 import type { FastifyRequest } from 'fastify'
 import { auditText, redactText, redactUrl } from './redact.ts'
 
-/** A path in a log message, up to its query string: Fastify's 404 line is `Route GET:/path?query not found`. */
-const QUERY_IN_TEXT = /(\/[^\s?]*)\?[^\s]*/g
+/**
+ * A query string in a log message, after a path: Fastify's 404 line is `Route GET:/path?query not
+ * found`. The `?` is matched first and the path looked for behind it, in linear time (a path
+ * matched first is rescanned from each of its slashes: 8,000 of them took 180 ms).
+ */
+const QUERY_IN_TEXT = /\?(?<=\/[^\s?]*\?)[^\s]*/g
 const MAX_CAUSES = 3
 
 /**
@@ -26,7 +30,7 @@ export const redactingSerializers = {
  */
 export const redactingLogHooks = {
   logMethod (this: unknown, args: unknown[], method: (...args: unknown[]) => void): void {
-    method.apply(this, args.map(arg => typeof arg === 'string' ? redactText(arg.replace(QUERY_IN_TEXT, '$1?[redacted]')) : arg))
+    method.apply(this, args.map(arg => typeof arg === 'string' ? redactText(arg.replace(QUERY_IN_TEXT, '?[redacted]')) : arg))
   }
 }
 
