@@ -26,14 +26,15 @@ import { AUDIENCE, backendConfig, CONFIG_ENV, ISSUER, PACKAGE_ENV, REQUEST_BODIE
  * the count means the warm-up was too short for that server.
  */
 
-const USAGE = `npm run bench:instructions -- [--requests n] [--warmup n] [--connections n] [--reference dir]
+const USAGE = `npm run bench:instructions -- [--requests n] [--warmup n] [--connections n] [--reference dir] [--logged] [--keep dir]
   --requests    measured requests per server (default 2000)
   --warmup      requests per server before counting starts (default 4000: fewer leaves the JIT compiling inside the count)
   --connections concurrent requests (default 1: one at a time, the most repeatable)
   --reference   a built checkout of another commit: its plugin is counted too (plugin-ref)
+  --logged      every server with the host's logger at info writing to a file (the logged workloads of npm run bench)
   --keep        a directory to keep callgrind's output and each server's perf map in (for callgrind_annotate), instead of discarding them`
 
-const { values } = parseArgs({ options: { requests: { type: 'string' }, warmup: { type: 'string' }, connections: { type: 'string' }, reference: { type: 'string' }, keep: { type: 'string' }, help: { type: 'boolean', short: 'h' } } })
+const { values } = parseArgs({ options: { requests: { type: 'string' }, warmup: { type: 'string' }, connections: { type: 'string' }, reference: { type: 'string' }, keep: { type: 'string' }, logged: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
 if (values.help === true) {
   console.log(USAGE)
   process.exit(0)
@@ -78,7 +79,7 @@ try {
 }
 
 const base = counts.baseline
-console.log(`instructions per request (callgrind, ${measured} requests after ${warmup}, ${connections} at a time, Node ${process.version})\n`)
+console.log(`instructions per request (callgrind, ${measured} requests after ${warmup}, ${connections} at a time, ${values.logged === true ? 'host logger at info to a file' : 'no logger'}, Node ${process.version})\n`)
 table(['server', 'instructions / request', 'over baseline', 'without garbage collection', 'over baseline'], Object.entries(counts).map(([name, c]) => [
   name, c.perRequest, name === 'baseline' ? '' : c.perRequest - base.perRequest,
   c.perRequest - c.gc, name === 'baseline' ? '' : c.perRequest - c.gc - (base.perRequest - base.gc)
@@ -108,7 +109,8 @@ async function countServer (server: Server, backend: BenchChild): Promise<Counte
     ...backendConfig(backend.info),
     publicKey: keys.publicKey,
     allowedIps: ['127.0.0.1'],
-    underValgrind: true
+    underValgrind: true,
+    ...(values.logged === true ? { logFile: join(out, `${server.name}.log`) } : {})
   }
   const file = join(out, `${server.name}.callgrind`)
   // The perf map names the JIT-compiled functions (bench/callgrind.ts); V8's own log, which that flag also writes, goes to `out`.
