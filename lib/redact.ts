@@ -100,8 +100,21 @@ export function redactText (text: string): string {
   return masked.includes('@') ? masked.replace(EMAIL, '[email]') : masked
 }
 
+/**
+ * The last URL that is its own redaction (nothing in it to hide, so nothing secret is kept here):
+ * a route's request log lines mostly repeat one such URL.
+ */
+let lastClean = '/'
+
 /** A URL for a log line: the query string dropped, each path segment redacted (percent-decoded first). */
 export function redactUrl (url: string): string {
+  if (url === lastClean) return url
+  const redacted = redactedUrl(url)
+  if (redacted === url) lastClean = url
+  return redacted
+}
+
+function redactedUrl (url: string): string {
   const query = url.indexOf('?')
   const path = query < 0 ? url : url.slice(0, query)
   const segments = path.split('/').map(segment => {

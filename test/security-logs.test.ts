@@ -100,3 +100,12 @@ t.test('D61 16 KB of caller-controlled text: redacted whole, a JWT and an email 
   // RFC 5321 bounds a local part at 64 characters: a longer one keeps what lies before its last 64.
   t.equal(redactText(`${'a'.repeat(70)}@example.com`), `${'a'.repeat(6)}[email]`)
 })
+
+t.test('redactUrl: a clean URL seen twice, then one with a secret, then the clean one again', async t => {
+  const jwt = token()
+  t.equal(redactUrl('/v1/initiate-payment-sharing'), '/v1/initiate-payment-sharing')
+  t.equal(redactUrl('/v1/initiate-payment-sharing'), '/v1/initiate-payment-sharing')
+  t.equal(redactUrl(`/tokens/${jwt}`), '/tokens/[jwt]')
+  t.equal(redactUrl(`/tokens/${jwt}`), '/tokens/[jwt]', 'a URL with something to hide is redacted each time (never kept)')
+  t.equal(redactUrl('/v1/initiate-payment-sharing'), '/v1/initiate-payment-sharing')
+})
