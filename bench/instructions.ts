@@ -84,6 +84,10 @@ table(['server', 'instructions / request', 'over baseline', 'without garbage col
   name, c.perRequest, name === 'baseline' ? '' : c.perRequest - base.perRequest,
   c.perRequest - c.gc, name === 'baseline' ? '' : c.perRequest - c.gc - (base.perRequest - base.gc)
 ]))
+console.log('\nyoung-generation GC over the same requests (V8\'s GC profiler; bytes per request):\n')
+table(['server', 'scavenges', 'full GCs', 'allocated', 'promoted to the old generation'], Object.entries(counts).map(([name, c]) => [
+  name, c.young.scavenges, c.young.fullGcs, c.young.allocated / measured, c.young.promoted / measured
+]))
 compare('baseline', 'plugin')
 if (counts['plugin-ref'] !== undefined) compare('plugin-ref', 'plugin')
 
@@ -102,7 +106,7 @@ function table (header: string[], rows: Array<Array<string | number>>): void {
   for (const row of rows) console.log(`| ${row.map(cell => typeof cell === 'number' ? Math.round(cell) : cell.replaceAll('|', '\\|')).join(' | ')} |`)
 }
 
-interface Counted { perRequest: number, gc: number, functions: Map<string, number> }
+interface Counted { perRequest: number, gc: number, functions: Map<string, number>, young: Record<string, any> }
 
 async function countServer (server: Server, backend: BenchChild): Promise<Counted> {
   const config: ServerConfig = {
@@ -118,11 +122,15 @@ async function countServer (server: Server, backend: BenchChild): Promise<Counte
   const child = await startChild(server.file, { [CONFIG_ENV]: JSON.stringify(config), ...server.env }, nodeArgs, ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${file}`])
   const agent = new Agent({ connections })
   const authorization = mint()
+  let young: Record<string, any> = {}
   try {
     await send(child.info.url + ROUTE, agent, authorization, warmup)
+    // V8's GC profiler over the same requests, started and read outside the counted span.
+    await child.ask('gc-start')
     execFileSync('callgrind_control', ['--instr=on', String(child.pid)], { stdio: 'ignore' })
     await send(child.info.url + ROUTE, agent, authorization, measured)
     execFileSync('callgrind_control', ['--instr=off', String(child.pid)], { stdio: 'ignore' })
+    young = await child.ask('gc-stop')
   } finally {
     await agent.close()
     await child.stop()
@@ -132,7 +140,7 @@ async function countServer (server: Server, backend: BenchChild): Promise<Counte
     const total = totalOf(file)
     console.error(`${server.name}: ${total} instructions over ${measured} requests`)
     const functions = functionCosts(file, perfMap, measured)
-    return { perRequest: total / measured, gc: byCategory(functions).get(GC) ?? 0, functions }
+    return { perRequest: total / measured, gc: byCategory(functions).get(GC) ?? 0, functions, young }
   } finally {
     if (values.keep !== undefined) copyFileSync(perfMap, join(out, `${server.name}.perf.map`))
     rmSync(perfMap, { force: true })
