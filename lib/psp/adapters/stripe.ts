@@ -53,6 +53,8 @@ interface StripeDestination {
  * are JSON text and ASCII ids, well-formed UTF-16 (JSON.stringify escapes lone surrogates).
  */
 function formValue (value: string): string {
+  // An id (the payment method, the correlation id) is its own encoding.
+  if (FORM_SAFE.test(value)) return value
   // A space is the triple %20 in encodeURIComponent's output (a % there always starts a triple).
   const encoded = encodeURIComponent(value).replaceAll('%20', '+')
   // Most values hold none of the five: no regular-expression replace, no callback per match.
@@ -67,6 +69,8 @@ function formJsonString (text: unknown): string {
   return typeof text === 'string' && FORM_PLAIN.test(text) ? `%22${text.replaceAll(' ', '+')}%22` : formValue(JSON.stringify(text))
 }
 const FORM_PLAIN = /^[\w .*-]*$/
+/** What the urlencoded serializer writes as it is: ASCII letters, digits and `*-._`. */
+const FORM_SAFE = /^[\w.*-]*$/
 /** What encodeURIComponent leaves as it is and the urlencoded serializer does not. */
 const NOT_FORM_SAFE = /[!'()~]/
 const NOT_FORM_SAFE_ALL = /[!'()~]/g
