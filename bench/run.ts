@@ -159,6 +159,8 @@ interface LongRun {
   growthPercent: number
   /** The simulator + destination process after the first step and at the end */
   backendRssMB: [number, number]
+  /** The backend's heap after a full GC: what it retains (its bounded recorders and maps) */
+  backendHeapMB: [number, number]
 }
 
 /** full-rs256 on another build: `dir` is a checkout with dist/esm/index.js (and node_modules, or a link to ours). */
@@ -301,9 +303,11 @@ async function measureAll (workloads: Workload[]): Promise<Measured[]> {
 /** One plugin server under load for 10 s, then on to the long duration: does its memory settle? */
 async function measureLong (w: Workload): Promise<LongRun> {
   console.log(`${w.name}: ${w.label}, ${settings.longDurationSeconds} s`)
-  const backend = await startChild('backend.ts')
+  // --expose-gc: the backend's memory is read after a full GC, as the server's is (what it retains).
+  const backend = await startChild('backend.ts', {}, ['--expose-gc'])
   const at: LongRun['at'] = []
   const backendRss: number[] = []
+  const backendHeap: number[] = []
   try {
     const s = await start(w, backend)
     try {
@@ -312,7 +316,9 @@ async function measureLong (w: Workload): Promise<LongRun> {
         const run = await measureSlice(s, backend, step)
         seconds += step
         at.push({ seconds, rssMB: mb(s.rss), heapUsedMB: mb(s.heapUsed), rps: round(rpsOf(run), 0), p99: round(summariseLatencies(run.latencies).p99, 2) })
-        backendRss.push(mb((await backend.ask('probe-stop')).rss))
+        const memory = await backend.ask('probe-stop')
+        backendRss.push(mb(memory.rss))
+        backendHeap.push(mb(memory.heapUsed))
       }
     } finally {
       await s.server.stop()
@@ -321,7 +327,12 @@ async function measureLong (w: Workload): Promise<LongRun> {
     await backend.stop()
   }
   const [first, last] = [at[0], at[at.length - 1]]
-  return { at, growthPercent: round(100 * (last.rssMB - first.rssMB) / first.rssMB, 1), backendRssMB: [backendRss[0], backendRss[backendRss.length - 1]] }
+  return {
+    at,
+    growthPercent: round(100 * (last.rssMB - first.rssMB) / first.rssMB, 1),
+    backendRssMB: [backendRss[0], backendRss[backendRss.length - 1]],
+    backendHeapMB: [backendHeap[0], backendHeap[backendHeap.length - 1]]
+  }
 }
 
 function profileDir (w: Workload): string {
@@ -389,7 +400,9 @@ function targets (results: Measured[], long: LongRun | null): Target[] {
     const heapGrowth = round(100 * (last.heapUsedMB - first.heapUsedMB) / first.heapUsedMB, 1)
     out.push({ name: `RSS growth ${first.seconds} s -> ${last.seconds} s (full-rs256)`, measured: `${long.growthPercent} % (${first.rssMB} -> ${last.rssMB} MB)`, target: `<= ${MAX_MEMORY_GROWTH_PERCENT} %`, met: long.growthPercent <= MAX_MEMORY_GROWTH_PERCENT })
     out.push({ name: `heap growth ${first.seconds} s -> ${last.seconds} s (full-rs256, after GC)`, measured: `${heapGrowth} % (${first.heapUsedMB} -> ${last.heapUsedMB} MB)`, target: `<= ${MAX_MEMORY_GROWTH_PERCENT} %`, met: heapGrowth <= MAX_MEMORY_GROWTH_PERCENT })
-    out.push({ name: `backend RSS ${first.seconds} s -> ${last.seconds} s (simulator + destination)`, measured: `${long.backendRssMB[0]} -> ${long.backendRssMB[1]} MB`, target: `<= ${MAX_MEMORY_GROWTH_PERCENT} % growth`, met: long.backendRssMB[1] <= long.backendRssMB[0] * (1 + MAX_MEMORY_GROWTH_PERCENT / 100) })
+    // What the backend retains (its recorders and maps are bounded) is its heap after a full GC; its RSS is reported beside it.
+    const [heapBefore, heapAfter] = long.backendHeapMB
+    out.push({ name: `backend heap ${first.seconds} s -> ${last.seconds} s (simulator + destination, after GC)`, measured: `${heapBefore} -> ${heapAfter} MB (RSS ${long.backendRssMB[0]} -> ${long.backendRssMB[1]} MB)`, target: `<= ${MAX_MEMORY_GROWTH_PERCENT} % growth`, met: heapAfter <= heapBefore * (1 + MAX_MEMORY_GROWTH_PERCENT / 100) })
   }
   return out
 }
