@@ -160,7 +160,24 @@ t.test('withSource: an own, enumerable signal made on first read, the same for a
   t.equal(Object.create(target).signal, source.signal)
   t.equal(target.signal, source.signal)
   t.equal({ ...target }.signal, source.signal, 'a copy by spread reads it')
+  t.equal(new Proxy(target, {}).signal, source.signal, 'so does a Proxy of it')
+  t.equal(Object.create(Object.prototype, Object.getOwnPropertyDescriptors(target)).signal, source.signal, 'and a copy of its descriptors')
   t.equal(Reflect.get(target, 'signal', {}), undefined, 'read for an object the route did not make: none')
+})
+
+t.test('a wrapper that hands the built-in adapter a Proxy of its input: the route\'s abort still reaches the PSP call', async t => {
+  const psp = await silentStripe(t)
+  const inner = stripe({ apiKey: STRIPE_SANDBOX_API_KEY, baseUrl: psp.url, circuitBreaker: false })
+  const handles: unknown[] = []
+  const h = await harness(t, wrapping(inner, async input => {
+    const proxy = new Proxy(input, {})
+    handles.push(abortHandleOf(proxy))
+    return await inner.forward(proxy)
+  }))
+  const res = await h.post(validBody)
+  t.equal(res.statusCode, 504, 'cut off at the deadline')
+  t.ok(handles[0] instanceof AbortSignal, 'the adapter was given the forward\'s AbortSignal')
+  t.equal((handles[0] as AbortSignal).aborted, true, 'aborted by the deadline')
 })
 
 t.test('the objects the route gives partner code share one signal accessor, and the deadline has no getter', async t => {

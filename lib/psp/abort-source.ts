@@ -33,6 +33,8 @@ export class AbortSource extends EventEmitter {
 
 /** The inputs the route made, each with its forward's source: a copy or a replaced `signal` is the caller's own. */
 const sources = new WeakMap<object, AbortSource>()
+/** The source the shared `signal` getter reads, as a data property (no closure): found through a Proxy, a prototype or a copy. */
+const SOURCE = Symbol('rokt-card-forwarding.abortSource')
 
 /**
  * `signal` as an own, enumerable accessor (a copy by spread still reads it), one getter and setter
@@ -42,13 +44,8 @@ const sources = new WeakMap<object, AbortSource>()
  * (BENCHMARKS.md, "Young-generation GC").
  */
 const SIGNAL: PropertyDescriptor = {
-  get (this: object): AbortSignal | undefined {
-    // `this` is the object the route made, or one that inherits from it.
-    for (let o: object | null = this; o !== null; o = Object.getPrototypeOf(o)) {
-      const source = sources.get(o)
-      if (source !== undefined) return source.signal
-    }
-    return undefined
+  get (this: { [SOURCE]?: AbortSource }): AbortSignal | undefined {
+    return this[SOURCE]?.signal
   },
   set (this: object, value: unknown) { replaceSignal(this, value) },
   enumerable: true,
@@ -61,6 +58,7 @@ const SIGNAL: PropertyDescriptor = {
  */
 export function withSource<T extends object> (target: T, source: AbortSource): T & { signal: AbortSignal } {
   sources.set(target, source)
+  ;(target as { [SOURCE]?: AbortSource })[SOURCE] = source
   return Object.defineProperty(target, 'signal', SIGNAL) as T & { signal: AbortSignal }
 }
 
