@@ -55,14 +55,16 @@ export function registerShutdown (fastify: FastifyInstance, graceMs: number) {
     if (closing) throw shuttingDown('not_sent')
     const done = work()
     inFlight.set(deadline, done)
+    let result: T
     try {
-      return await done
+      result = await done
     } catch (err) {
+      inFlight.delete(deadline)
       if (!closingReasons.has(deadline.source.reason as object)) throw err
       throw shuttingDown((err as Failure).outcome === 'not_sent' ? 'not_sent' : 'unknown', err)
-    } finally {
-      inFlight.delete(deadline)
     }
+    inFlight.delete(deadline)
+    return result
   }
 
   return { refuseWhenClosing, track }
