@@ -67,7 +67,7 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
         { retries, baseDelayMs: retry.baseDelayMs, source: deadline.source }))
       if (auditing) audit(request, 'forward_ok', { ...facts, statusCode: 200 })
       // Only a forward with an Idempotency-Key keeps its answer for replays.
-      const kept = entry.pspKey === undefined || await entry.succeed({ statusCode: 200, body: answer })
+      const kept = entry.succeed === undefined || await entry.succeed({ statusCode: 200, body: answer })
         .catch(err => request.log.error({ error: errorForLog(err) }, 'card-forwarding: could not store the idempotent response'))
       if (kept === false) request.log.warn('card-forwarding: the idempotency store no longer held this claim (or would not keep the answer): a retry will not be replayed')
       // Serialised once, by relayedAnswer, into the response schema's shape.

@@ -38,10 +38,11 @@ export type IdempotencyEntry =
     /** Present only when the caller sent an Idempotency-Key. */
     pspKey: string | undefined
     /**
-     * Keep the response for retries with the same key (only when one was sent). False when the store no longer held the
-     * claim (its lease lapsed) or would not keep the response: retries then find no replay.
+     * Keep the response for retries with the same key; absent when no key was sent. False when the
+     * store no longer held the claim (its lease lapsed) or would not keep the response: retries
+     * then find no replay.
      */
-    succeed: (response: StoredResponse) => Promise<boolean>
+    succeed: ((response: StoredResponse) => Promise<boolean>) | undefined
     /** Free the reference lock (and the key, unless it succeeded). */
     leave: () => Promise<void>
   }
@@ -122,10 +123,12 @@ export function createIdempotency ({ store, inProcess, ttlMs, leaseMs }: Idempot
     let succeeded = false
     return {
       pspKey: key === undefined ? undefined : pspIdempotencyKey(actor, key, body),
-      async succeed (response) {
-        succeeded = true
-        return await guard('complete', () => store.complete(keyId as string, keyOwner, response, ttlMs), limited)
-      },
+      succeed: keyId === undefined
+        ? undefined
+        : async response => {
+          succeeded = true
+          return await guard('complete', () => store.complete(keyId, keyOwner, response, ttlMs), limited)
+        },
       async leave () {
         const unlocked = release(lockId, lockOwner)
         await (keyId === undefined || succeeded ? unlocked : Promise.all([unlocked, release(keyId, keyOwner)]))
