@@ -46,21 +46,28 @@ export function startDeadline (ms: number): Deadline {
     expired: false,
     abort: reason => source.abort(reason),
     clear: () => clearTimeout(timer),
-    async run (work, late) {
+    run (work, late) {
       // Never reached by the route (the deadline starts just before the resolver, and nothing is
       // awaited between it and the PSP call); it keeps a run that starts too late from hanging.
-      if (source.aborted) throw source.reason
-      let settle: NodeJS.Timeout | undefined
-      const cutOff = new Promise<never>((_resolve, reject) => {
-        cut = () => { settle = setTimeout(() => reject(late()), SETTLE_MS) }
+      if (source.aborted) return Promise.reject(source.reason)
+      // One promise settled by whichever comes first, the work or the cut-off (not an async
+      // function racing two more: two stages per forward).
+      return new Promise((resolve, reject) => {
+        let settle: NodeJS.Timeout | undefined
+        const stageCut = () => { settle = setTimeout(() => reject(late()), SETTLE_MS) }
+        const end = () => {
+          if (cut === stageCut) cut = null
+          clearTimeout(settle)
+        }
+        cut = stageCut
+        try {
+          // A value or a thenable is taken as a promise would be; a throw rejects, like a rejection.
+          Promise.resolve(work()).then(value => { end(); resolve(value) }, (err: unknown) => { end(); reject(err) })
+        } catch (err) {
+          end()
+          reject(err)
+        }
       })
-      try {
-        // The race also handles a late rejection of the abandoned work.
-        return await Promise.race([work(), cutOff])
-      } finally {
-        cut = null
-        clearTimeout(settle)
-      }
     }
   }
   return deadline

@@ -59,12 +59,12 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
       facts.psp = adapter.name
       const correlationId = facts.correlationId = correlationIdOf(entry.pspKey)
       if (auditing) audit(request, 'accepted', { ...facts, statusCode: 200 })
-      // Without an Idempotency-Key a forward is never retried.
-      const retries = entry.pspKey === undefined ? 0 : retry.retries
       // Each reads the AbortSignal only if it needs one (an adapter of the partner's, a retry's pause): see lib/psp/abort-source.ts.
-      const { answer, json } = await callPsp(request, facts, adapter, deadline, () => retryBeforeSend(
-        () => adapter.forward(withSource({ record, destination, idempotencyKey: entry.pspKey, correlationId }, deadline.source)),
-        { retries, baseDelayMs: retry.baseDelayMs, source: deadline.source }))
+      const attempt = () => adapter.forward(withSource({ record, destination, idempotencyKey: entry.pspKey, correlationId }, deadline.source))
+      // Without an Idempotency-Key a forward is never retried.
+      const { answer, json } = await callPsp(request, facts, adapter, deadline, entry.pspKey === undefined || retry.retries === 0
+        ? attempt
+        : () => retryBeforeSend(attempt, { retries: retry.retries, baseDelayMs: retry.baseDelayMs, source: deadline.source }))
       if (auditing) audit(request, 'forward_ok', { ...facts, statusCode: 200 })
       // Only a forward with an Idempotency-Key keeps its answer for replays.
       const kept = entry.succeed === undefined || await entry.succeed({ statusCode: 200, body: answer })
