@@ -21,6 +21,23 @@ export function createReferenceHasher (secret: string | Buffer = randomBytes(MIN
   return reference => createHmac('sha256', key).update(reference).digest('hex').slice(0, 16)
 }
 
+/** The current second's ISO 8601 text up to its milliseconds ("2026-12-03T11:16:08."), and which second that is. */
+let isoSecond = -1
+let isoPrefix = ''
+
+/**
+ * `new Date().toISOString()`, formatted once per second: V8 formats a date through printf, a
+ * tenth of the instructions of an audit event (BENCHMARKS.md, "Instructions per forward").
+ */
+export function isoNow (now = Date.now()): string {
+  const ms = now % 1000
+  if (now - ms !== isoSecond) {
+    isoSecond = now - ms
+    isoPrefix = new Date(isoSecond).toISOString().slice(0, -4)
+  }
+  return `${isoPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`
+}
+
 export interface AuditDetails {
   statusCode: number
   code?: string
@@ -59,7 +76,7 @@ export function createAuditor (onAudit: ((event: AuditEvent) => unknown) | undef
     const record: AuditEvent = {
       event,
       outcome: SUCCESS.has(event) ? 'success' : 'failure',
-      time: new Date().toISOString(),
+      time: isoNow(),
       requestId: auditText(request.id, 64),
       ip: auditText(request.ip, 64),
       statusCode: details.statusCode

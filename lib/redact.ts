@@ -24,6 +24,8 @@ const PSP_KEY = /\b(?:sk|rk)_(?:live|test|sbox)_\w+/g
 const EMAIL_AT = /@[\w-]+(?:\.[\w-]+)+/g
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is matched
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g
+/** The same, without /g: a test that keeps no lastIndex. */
+const HAS_CONTROL = new RegExp(CONTROL.source)
 
 /**
  * Masks every card number in `text`: a run of 13 to 19 digits, whole digit groups joined by
@@ -160,5 +162,7 @@ function redactedUrl (url: string): string {
  * characters escaped, so it cannot forge lines in a plain-text audit sink. JSON logs escape again.
  */
 export function auditText (value: unknown, max: number): string {
-  return String(value).slice(0, max).replace(CONTROL, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  const text = String(value).slice(0, max)
+  // Tested first: a replace with a function always runs in V8's runtime, even when nothing matches.
+  return HAS_CONTROL.test(text) ? text.replace(CONTROL, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : text
 }

@@ -3,8 +3,10 @@ import { createHash, createHmac } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { Writable } from 'node:stream'
 import { join } from 'node:path'
+import fc from 'fast-check'
 import * as oauth from 'openid-client'
 import { generateClientSecret, hashClientSecret, type AuditEvent } from '../index.ts'
+import { isoNow } from '../lib/audit.ts'
 import { STRIPE_SANDBOX_API_KEY } from '../lib/sandbox/index.ts'
 import { generateTestKeys } from '../lib/sandbox/tokens.ts'
 import { AUDIENCE, buildHarness, DESTINATION, EMAIL, ISSUER, logLines, ROKT_API_KEY, token, validBody } from './helpers/harness.ts'
@@ -89,6 +91,7 @@ t.test('D38 one structured audit event per outcome, to onAudit and to the log, w
   }
   for (const event of h.audits) {
     t.match(event.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'UTC ISO-8601 time')
+    t.ok(Math.abs(Date.parse(event.time) - Date.now()) < 60_000, 'the time of the event')
     t.ok(event.requestId.length > 0 && event.ip.length > 0, 'request id and source IP')
     t.equal(event.outcome, ['accepted', 'forward_ok'].includes(event.event) ? 'success' : 'failure')
   }
@@ -242,4 +245,22 @@ t.test('an audit event is built for whoever hears it: a logger at info, a custom
   const silent = await buildHarness(t, { server: { logger: false } })
   t.equal((await silent.post(validBody)).statusCode, 200)
   t.match(silent.audits, [{ event: 'accepted', referenceHash: /^[0-9a-f]{16}$/ }, { event: 'forward_ok' }], 'no logger: onAudit still gets every event')
+})
+
+t.test('D38 the audit time, formatted once per second, is the clock\'s ISO 8601 time to the millisecond', async t => {
+  // Times in runs (the same second, the next millisecond, a second back) and anywhere up to year 9999, in any order.
+  const instant = fc.integer({ min: 0, max: 253402300799999 })
+  const runs = fc.array(fc.tuple(instant, fc.array(fc.integer({ min: -1500, max: 1500 }), { maxLength: 8 })), { minLength: 1, maxLength: 20 })
+  fc.assert(fc.property(runs, list => {
+    for (const [start, steps] of list) {
+      let time = start
+      for (const step of [0, ...steps]) {
+        time = Math.min(Math.max(time + step, 0), 253402300799999)
+        if (isoNow(time) !== new Date(time).toISOString()) return false
+      }
+    }
+    return true
+  }), { seed: 38, numRuns: 2000 })
+  for (const time of [0, 999, 1000, 1001, 1_796_296_568_009, 1_796_296_568_099, 1_796_296_568_100, 253402300799999]) t.equal(isoNow(time), new Date(time).toISOString(), `${time}`)
+  t.equal(Date.parse(isoNow()) <= Date.now(), true, 'by default, now')
 })
