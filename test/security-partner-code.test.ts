@@ -108,6 +108,24 @@ t.test('F60 an error thrown by the resolver, whatever status or code it carries,
   }
 })
 
+t.test('F60 a resolver that is not async: a synchronous throw is the same 500; a record returned without a promise is forwarded', async t => {
+  const throwing = await buildHarness(t, { plugin: { resolvePaymentMethod: () => { throw Object.assign(new Error('sync'), { statusCode: 404 }) } } })
+  const sent = throwing.simulator.requests.length
+  const res = await throwing.post(validBody)
+  t.same([res.statusCode, res.json], [500, INTERNAL], 'the plugin\'s own 500')
+  t.match(throwing.audits, [{ event: 'internal_error', reason: 'resolver_error' }])
+  t.equal(throwing.simulator.requests.length, sent, 'nothing forwarded')
+
+  const known: { vault?: Map<string, unknown> } = {}
+  const plain = await buildHarness(t, { plugin: { resolvePaymentMethod: (({ partnerPaymentReference }: { partnerPaymentReference: string }) => known.vault?.get(partnerPaymentReference) ?? null) as any } })
+  known.vault = plain.vault
+  const forwards = () => plain.simulator.requests.filter(r => (r as { path?: string }).path === '/v1/forwarding/requests').length
+  const before = forwards()
+  const ok = await plain.post(validBody)
+  t.equal(ok.statusCode, 200, 'a plain value is taken as a resolved promise')
+  t.equal(forwards(), before + 1, 'forwarded once')
+})
+
 t.test('F60 errors from an idempotency store or an adapter\'s isRecord never reach Rokt with their own status or code', async t => {
   const store = memoryIdempotencyStore()
   const failing = { ...store, begin: async () => { throw Object.assign(new Error('redis: WRONGPASS'), { statusCode: 401, code: 'WRONGPASS' }) } }
