@@ -24,16 +24,21 @@ export function createReferenceHasher (secret: string | Buffer = randomBytes(MIN
 /** The current second's ISO 8601 text up to its milliseconds ("2026-12-03T11:16:08."), and which second that is. */
 let isoSecond = -1
 let isoPrefix = ''
+/** The last time a Date can hold, in ms (ECMA-262's TimeClip). */
+const MAX_TIME = 8.64e15
 
 /**
  * `new Date().toISOString()`, formatted once per second: V8 formats a date through printf, a
  * tenth of the instructions of an audit event (BENCHMARKS.md, "Instructions per forward").
  */
 export function isoNow (now = Date.now()): string {
+  // Before 1970, past Date's range (8.64e15 ms: its RangeError) or not a whole millisecond: never
+  // Date.now(), formatted by Date.
+  if (!Number.isInteger(now) || now < 0 || now > MAX_TIME) return new Date(now).toISOString()
   const ms = now % 1000
   if (now - ms !== isoSecond) {
+    isoPrefix = new Date(now - ms).toISOString().slice(0, -4)
     isoSecond = now - ms
-    isoPrefix = new Date(isoSecond).toISOString().slice(0, -4)
   }
   return `${isoPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`
 }

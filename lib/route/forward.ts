@@ -90,7 +90,7 @@ export function createForwardHandler ({ options, audit, idempotency, shutdown }:
     const context = withSource({}, deadline.source)
     let record: VaultedPaymentMethodBase | null | undefined
     try {
-      // run() is async: a resolver that throws rejects it like one that rejects.
+      // run() takes a resolver's synchronous throw as a rejection, and a plain value as a resolved one.
       record = await deadline.run(() => resolvePaymentMethod(request.body, request, context) as Promise<VaultedPaymentMethodBase | null>, vaultTimeout)
     } catch (err) {
       throw deadline.expired ? vaultTimeout() : partnerFault('resolver_error', err)
