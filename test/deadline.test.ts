@@ -121,6 +121,27 @@ t.test('an adapter that ignores its signal is still answered at the deadline', a
   t.match(h.audits.at(-1), { event: 'forward_unknown', reason: 'deadline' })
 })
 
+t.test('an adapter that rejects after it was cut off: the answer is still the deadline\'s 504, and its late rejection is handled', async t => {
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown) => { unhandled.push(reason) }
+  process.on('unhandledRejection', onUnhandled)
+  t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
+  const late: PspAdapter = { name: 'late', isRecord: (_r): _r is any => true, forward: async () => { await sleep(DEADLINE + 400); throw new Error('too late') } }
+  const h = await harness(t, {}, { psps: { psp: late } })
+  const res = await h.post(validBody)
+  t.same([res.statusCode, res.json.message], [504, 'late did not answer in time'])
+  await sleep(600)
+  t.same(unhandled, [], 'no unhandled rejection')
+})
+
+t.test('an adapter whose forward throws synchronously (not async) is the adapter\'s fault: 502 adapter_error', async t => {
+  const broken: PspAdapter = { name: 'broken', isRecord: (_r): _r is any => true, forward: () => { throw new Error('sync') } }
+  const h = await harness(t, {}, { psps: { psp: broken } })
+  const res = await h.post(validBody)
+  t.equal(res.statusCode, 502)
+  t.match(h.audits.at(-1), { event: 'forward_failed', reason: 'adapter_error' })
+})
+
 t.test('the signal is an AbortSignal made when first read: one read after the deadline is already aborted, with the deadline\'s reason', async t => {
   let late: AbortSignal | undefined
   let read!: () => void
